@@ -1,0 +1,24 @@
+# bucket-relay: a release build on Swift's Debian image, run on debian:bookworm-slim.
+FROM swift:6.3-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libcurl4-openssl-dev libsqlite3-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+RUN swift build -c release --static-swift-stdlib --product bucket-relay \
+    && install -D "$(swift build -c release --static-swift-stdlib --show-bin-path)/bucket-relay" /out/bucket-relay
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libcurl4 libsqlite3-0 ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/bucket-relay bucket-relay \
+    && mkdir -p /var/lib/bucket-relay /etc/bucket-relay/rules && chown bucket-relay /var/lib/bucket-relay
+COPY --from=build /out/bucket-relay /usr/local/bin/bucket-relay
+COPY rules /etc/bucket-relay/rules
+USER bucket-relay
+ENV RELAY_RULES=/etc/bucket-relay/rules RELAY_DATA_DIR=/var/lib/bucket-relay RELAY_PORT=8080
+EXPOSE 8080
+VOLUME ["/var/lib/bucket-relay"]
+HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1
+ENTRYPOINT ["bucket-relay"]
+CMD ["serve"]

@@ -1,0 +1,53 @@
+# bucket-relay — the two commands of the README: `make run` and `make test`.
+# On a fresh Debian machine with Swift they install what is missing (apt-get), build, and run.
+
+SWIFT        ?= swift
+PORT         ?= 8080
+RECEIVER_PORT ?= 9000
+DATA_DIR     ?= data
+APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev pkg-config python3
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build release run test lint format clean
+
+## deps: install the system packages the build needs (only the missing ones).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product bucket-relay
+
+## run: the relay on the shipped rules/, with the example receiver from examples/ on port $(RECEIVER_PORT).
+run: release
+	@bin=$$($(SWIFT) build -c release --show-bin-path)/bucket-relay; \
+	python3 examples/receiver/receiver.py --port $(RECEIVER_PORT) & receiver=$$!; \
+	trap 'kill $$receiver 2>/dev/null' EXIT INT TERM; \
+	echo "example receiver on http://127.0.0.1:$(RECEIVER_PORT) (pid $$receiver)"; \
+	echo "relay on http://127.0.0.1:$(PORT)/minio-event — try:"; \
+	echo "  curl -sS -d @examples/events/minio-put-image.json http://127.0.0.1:$(PORT)/minio-event"; \
+	RECEIVER_URL=$${RECEIVER_URL:-http://127.0.0.1:$(RECEIVER_PORT)} \
+	$$bin serve --port $(PORT) --rules rules --data-dir $(DATA_DIR)
+
+## test: every test (Swift Testing), real server and receivers on loopback.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks/Sources 2>/dev/null || \
+		$(SWIFT) format lint --strict --recursive Sources Tests
+
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests
+
+clean:
+	rm -rf .build

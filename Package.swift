@@ -1,0 +1,116 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "bucket-relay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bucket-relay", targets: ["bucket-relay"]),
+        .library(name: "RelayCore", targets: ["RelayCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // libcurl from the system (Debian: libcurl4-openssl-dev).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Typed wrappers around libcurl's variadic calls, which Swift cannot call.
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // Event model, decoding, rules, compiled matcher, payloads, diagnostics. No I/O, no clock.
+        .target(name: "RelayCore", swiftSettings: swiftSettings),
+        // The SQLite spool of pending deliveries and the dead-letter file.
+        .target(
+            name: "RelaySpool",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The libcurl multi driver, the retry policy and the delivery service.
+        .target(
+            name: "RelayDelivery",
+            dependencies: [
+                "CCurl",
+                "CCurlShim",
+                "RelayCore",
+                "RelaySpool",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Routes, ingress limits, error mapping, `buildApplication`.
+        .target(
+            name: "RelayServer",
+            dependencies: [
+                "RelayCore",
+                "RelaySpool",
+                "RelayDelivery",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bucket-relay",
+            dependencies: [
+                "RelayCore",
+                "RelayServer",
+                "RelaySpool",
+                "RelayDelivery",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test-only: real loopback receivers and a small HTTP client over libcurl.
+        .target(
+            name: "RelayTestSupport",
+            dependencies: [
+                "RelayDelivery",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelayCoreTests",
+            dependencies: ["RelayCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelaySpoolTests",
+            dependencies: ["RelaySpool"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelayDeliveryTests",
+            dependencies: ["RelayDelivery", "RelayTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelayServerTests",
+            dependencies: ["RelayServer", "RelayTestSupport", "RelayCore", "RelaySpool", "RelayDelivery"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,425 @@
+/// Decodes webhook request bodies (MinIO, AWS S3, Ceph RGW) into event records.
+///
+/// One parse of the body, no re-encoding: each record keeps the byte range of its JSON text so payloads can forward
+/// it as received. The decoder is lenient where senders differ (unknown fields are ignored, `null` is accepted for
+/// optional fields such as `requestParameters`, `userMetadata` or `contentType`) and strict where routing depends on
+/// a field: a record without an `eventName`, bucket name or key string, with a `size` that is not a non-negative
+/// integer, with a key that does not unescape, or with a wrong-typed `eventSource`, `contentType` or metadata is
+/// undecodable. Informational fields of the wrong type (`eventTime`, `awsRegion`, `sequencer`, `versionId`,
+/// `eventId`, `responseElements`) are treated as absent.
+public enum EventDecoder {
+    /// Decodes one request body.
+    /// - Parameter body: the request body as received.
+    /// - Returns: `.empty` for a body of only whitespace, `.notJSON` for a syntax error, `.testEvent` for S3's
+    ///   `s3:TestEvent`, `.undecodable` for valid JSON that holds no routable records, otherwise `.events` with one
+    ///   result per record. Record ranges index `body`.
+    public static func decode(_ body: [UInt8]) -> DecodedBody {
+        body.withUnsafeBytes { decode($0) }
+    }
+
+    /// Decodes one request body held in raw memory. See `decode(_:)`; record ranges index `body`.
+    public static func decode(_ body: UnsafeRawBufferPointer) -> DecodedBody {
+        if isBlank(body) { return .empty }
+        let root: JSONValue
+        do throws(JSONSyntaxError) {
+            root = try JSONParser.parse(body)
+        } catch {
+            return .notJSON(error)
+        }
+        return decode(root: root)
+    }
+
+    /// Decodes a body that was already parsed; record ranges are `root`'s ranges.
+    public static func decode(root: JSONValue) -> DecodedBody {
+        guard case .object(let members) = root.kind else {
+            return .undecodable(Undecodable(field: "$", reason: "expected an object, found \(root.typeName)"))
+        }
+        var records: JSONValue?
+        var event: JSONValue?
+        var testBucket: JSONValue?
+        var hasEnvelopeEventName = false
+        var hasS3 = false
+        var hasEventName = false
+        for member in members {
+            switch member.key {
+            case "Records": if records == nil { records = member.value }
+            case "EventName": hasEnvelopeEventName = true
+            case "Event": if event == nil { event = member.value }
+            case "Bucket": if testBucket == nil { testBucket = member.value }
+            case "s3": hasS3 = true
+            case "eventName": hasEventName = true
+            default: break
+            }
+        }
+        if let records {
+            guard case .array(let elements) = records.kind else {
+                return .undecodable(
+                    Undecodable(field: "Records", reason: "expected an array, found \(records.typeName)")
+                )
+            }
+            if elements.isEmpty {
+                return .undecodable(
+                    Undecodable(field: "Records", reason: "expected at least one record, found an empty array")
+                )
+            }
+            var results: [RecordResult] = []
+            results.reserveCapacity(elements.count)
+            for (index, element) in elements.enumerated() {
+                results.append(decodeRecord(element, index: index))
+            }
+            return .events(DecodedEvents(envelope: hasEnvelopeEventName ? .minio : .records, records: results))
+        }
+        if let event, case .string("s3:TestEvent") = event.kind {
+            return .testEvent(testBucket?.stringValue ?? "")
+        }
+        if hasS3 && hasEventName {
+            return .events(DecodedEvents(envelope: .bareRecord, records: [decodeRecord(root, index: nil)]))
+        }
+        return .undecodable(Undecodable(field: "Records", reason: "missing; expected an array of event records"))
+    }
+
+    /// True when `body` holds nothing but JSON whitespace, after an optional UTF-8 byte order mark.
+    static func isBlank(_ body: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        if body.count >= 3, body[0] == 0xEF, body[1] == 0xBB, body[2] == 0xBF { index = 3 }
+        while index < body.count {
+            switch body[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return false
+            }
+        }
+        return true
+    }
+
+    static func decodeRecord(_ value: JSONValue, index: Int?) -> RecordResult {
+        do throws(Undecodable) {
+            return .record(try record(from: value, path: FieldPath(index: index)))
+        } catch {
+            return .undecodable(index: index ?? 0, error)
+        }
+    }
+
+    // MARK: - One record
+
+    private static func record(from value: JSONValue, path: FieldPath) throws(Undecodable) -> EventRecord {
+        guard case .object(let members) = value.kind else {
+            throw path.error("", "expected an object, found \(value.typeName)")
+        }
+        var eventNameValue: JSONValue?
+        var eventSourceValue: JSONValue?
+        var eventTimeValue: JSONValue?
+        var awsRegionValue: JSONValue?
+        var responseElementsValue: JSONValue?
+        var s3Value: JSONValue?
+        var eventIDValue: JSONValue?
+        for member in members {
+            switch member.key {
+            case "eventName": if eventNameValue == nil { eventNameValue = member.value }
+            case "eventSource": if eventSourceValue == nil { eventSourceValue = member.value }
+            case "eventTime": if eventTimeValue == nil { eventTimeValue = member.value }
+            case "awsRegion": if awsRegionValue == nil { awsRegionValue = member.value }
+            case "responseElements": if responseElementsValue == nil { responseElementsValue = member.value }
+            case "s3": if s3Value == nil { s3Value = member.value }
+            case "eventId": if eventIDValue == nil { eventIDValue = member.value }
+            default: break
+            }
+        }
+
+        let s3 = try object(s3Value, path, "s3")
+        var bucketValue: JSONValue?
+        var objectValue: JSONValue?
+        for member in s3 {
+            switch member.key {
+            case "bucket": if bucketValue == nil { bucketValue = member.value }
+            case "object": if objectValue == nil { objectValue = member.value }
+            default: break
+            }
+        }
+        let bucketMembers = try object(bucketValue, path, "s3.bucket")
+        let bucket = try nonEmptyString(firstValue(bucketMembers, "name"), path, "s3.bucket.name")
+
+        let objectMembers = try object(objectValue, path, "s3.object")
+        var keyValue: JSONValue?
+        var sizeValue: JSONValue?
+        var contentTypeValue: JSONValue?
+        var userMetadataValue: JSONValue?
+        var rgwMetadataValue: JSONValue?
+        var sequencerValue: JSONValue?
+        var versionIDValue: JSONValue?
+        for member in objectMembers {
+            switch member.key {
+            case "key": if keyValue == nil { keyValue = member.value }
+            case "size": if sizeValue == nil { sizeValue = member.value }
+            case "contentType": if contentTypeValue == nil { contentTypeValue = member.value }
+            case "userMetadata": if userMetadataValue == nil { userMetadataValue = member.value }
+            case "metadata": if rgwMetadataValue == nil { rgwMetadataValue = member.value }
+            case "sequencer": if sequencerValue == nil { sequencerValue = member.value }
+            case "versionId": if versionIDValue == nil { versionIDValue = member.value }
+            default: break
+            }
+        }
+        let rawKey = try nonEmptyString(keyValue, path, "s3.object.key")
+
+        let rawEventName = try nonEmptyString(eventNameValue, path, "eventName")
+        let eventName = rawEventName.hasPrefix("s3:") ? rawEventName : "s3:" + rawEventName
+        let eventSource = try optionalString(eventSourceValue, path, "eventSource") ?? ""
+
+        let key: String
+        if eventSource == "ceph:s3" {
+            key = rawKey
+        } else {
+            switch formUnescape(rawKey) {
+            case .unescaped(let decoded):
+                key = decoded
+            case .invalidEscape(let escape):
+                throw path.error(
+                    "s3.object.key",
+                    "invalid URL escape \"\(escape)\"; expected '%' followed by two hex digits"
+                )
+            case .invalidUTF8:
+                throw path.error("s3.object.key", "the unescaped key is not valid UTF-8")
+            }
+        }
+
+        let size = try self.size(sizeValue, path)
+        let contentType = try optionalString(contentTypeValue, path, "s3.object.contentType")
+        var metadata: [String: String] = [:]
+        try addUserMetadata(userMetadataValue, to: &metadata, path)
+        try addRGWMetadata(rgwMetadataValue, to: &metadata, path)
+
+        var requestID: String?
+        if let responseElementsValue, case .object(let elements) = responseElementsValue.kind {
+            requestID = firstValue(elements, "x-amz-request-id")?.stringValue
+        }
+        var versionID = versionIDValue?.stringValue
+        if versionID?.isEmpty == true { versionID = nil }
+
+        return EventRecord(
+            eventName: eventName,
+            eventSource: eventSource,
+            bucket: bucket,
+            key: key,
+            rawKey: rawKey,
+            size: size,
+            contentType: contentType,
+            metadata: metadata,
+            eventTime: eventTimeValue?.stringValue,
+            awsRegion: awsRegionValue?.stringValue,
+            requestID: requestID,
+            sequencer: sequencerValue?.stringValue,
+            eventID: eventIDValue?.stringValue,
+            versionID: versionID,
+            recordRange: value.range
+        )
+    }
+
+    private static func size(_ value: JSONValue?, _ path: FieldPath) throws(Undecodable) -> Int64? {
+        guard let value else { return nil }
+        switch value.kind {
+        case .null:
+            return nil
+        case .number(let text):
+            guard let size = value.int64Value else {
+                throw path.error("s3.object.size", "expected an integer, found number \(text.prefix(40))")
+            }
+            guard size >= 0 else {
+                throw path.error("s3.object.size", "expected a non-negative integer, found \(size)")
+            }
+            return size
+        default:
+            throw path.error("s3.object.size", "expected an integer, found \(value.typeName)")
+        }
+    }
+
+    /// MinIO's `userMetadata`: `{"X-Amz-Meta-Kind":"avatar","content-type":"image/jpeg"}`.
+    private static func addUserMetadata(
+        _ value: JSONValue?,
+        to metadata: inout [String: String],
+        _ path: FieldPath
+    ) throws(Undecodable) {
+        guard let value else { return }
+        switch value.kind {
+        case .null:
+            return
+        case .object(let entries):
+            metadata.reserveCapacity(entries.count)
+            for entry in entries {
+                switch entry.value.kind {
+                case .string(let text): metadata[lowercasedName(entry.key)] = text
+                case .null: continue
+                default:
+                    throw path.error(
+                        "s3.object.userMetadata.\(entry.key)",
+                        "expected a string, found \(entry.value.typeName)"
+                    )
+                }
+            }
+        default:
+            throw path.error("s3.object.userMetadata", "expected an object, found \(value.typeName)")
+        }
+    }
+
+    /// RGW's `metadata`: `[{"key":"x-amz-meta-demo","val":"1"}]`.
+    private static func addRGWMetadata(
+        _ value: JSONValue?,
+        to metadata: inout [String: String],
+        _ path: FieldPath
+    ) throws(Undecodable) {
+        guard let value else { return }
+        switch value.kind {
+        case .null:
+            return
+        case .array(let items):
+            metadata.reserveCapacity(metadata.count + items.count)
+            for (index, item) in items.enumerated() {
+                let entry = try object(item, path, "s3.object.metadata[\(index)]")
+                let name = try string(firstValue(entry, "key"), path, "s3.object.metadata[\(index)].key")
+                guard let val = try optionalString(firstValue(entry, "val"), path, "s3.object.metadata[\(index)].val")
+                else { continue }
+                metadata[lowercasedName(name)] = val
+            }
+        default:
+            throw path.error("s3.object.metadata", "expected an array, found \(value.typeName)")
+        }
+    }
+
+    // MARK: - Field helpers
+
+    /// Builds field paths only when a record is refused.
+    struct FieldPath {
+        /// The index in `Records`; nil for a body that is itself one record.
+        var index: Int?
+
+        func error(_ field: String, _ reason: String) -> Undecodable {
+            let path: String
+            if let index {
+                path = field.isEmpty ? "Records[\(index)]" : "Records[\(index)].\(field)"
+            } else {
+                path = field.isEmpty ? "$" : field
+            }
+            return Undecodable(field: path, reason: reason)
+        }
+    }
+
+    private static func firstValue(_ members: [JSONMember], _ key: String) -> JSONValue? {
+        for member in members where member.key == key {
+            return member.value
+        }
+        return nil
+    }
+
+    private static func object(
+        _ value: JSONValue?,
+        _ path: FieldPath,
+        _ field: String
+    ) throws(Undecodable) -> [JSONMember] {
+        guard let value else { throw path.error(field, "missing; expected an object") }
+        guard case .object(let members) = value.kind else {
+            throw path.error(field, "expected an object, found \(value.typeName)")
+        }
+        return members
+    }
+
+    private static func string(_ value: JSONValue?, _ path: FieldPath, _ field: String) throws(Undecodable) -> String {
+        guard let value else { throw path.error(field, "missing; expected a string") }
+        guard case .string(let text) = value.kind else {
+            throw path.error(field, "expected a string, found \(value.typeName)")
+        }
+        return text
+    }
+
+    private static func nonEmptyString(
+        _ value: JSONValue?,
+        _ path: FieldPath,
+        _ field: String
+    ) throws(Undecodable) -> String {
+        let text = try string(value, path, field)
+        guard !text.isEmpty else { throw path.error(field, "expected a non-empty string, found \"\"") }
+        return text
+    }
+
+    /// A string, or nil when absent or null; any other type is refused.
+    private static func optionalString(
+        _ value: JSONValue?,
+        _ path: FieldPath,
+        _ field: String
+    ) throws(Undecodable) -> String? {
+        guard let value else { return nil }
+        switch value.kind {
+        case .string(let text): return text
+        case .null: return nil
+        default: throw path.error(field, "expected a string, found \(value.typeName)")
+        }
+    }
+
+    /// `name` with ASCII and Unicode upper case lowered; returned as is (no copy) when already lower case ASCII.
+    static func lowercasedName(_ name: String) -> String {
+        for byte in name.utf8 where (byte >= 0x41 && byte <= 0x5A) || byte >= 0x80 {
+            return name.lowercased()
+        }
+        return name
+    }
+
+    // MARK: - Key unescaping
+
+    enum FormUnescapeResult: Equatable {
+        case unescaped(String)
+        /// The bad escape's text, e.g. `%zz` or a truncated `%4`.
+        case invalidEscape(String)
+        case invalidUTF8
+    }
+
+    /// Go's `url.QueryUnescape`: `+` becomes a space and `%XX` the byte XX; a `%` not followed by two hex digits is
+    /// an error. The result must be UTF-8. Returns `text` itself when it holds neither `%` nor `+`.
+    static func formUnescape(_ text: String) -> FormUnescapeResult {
+        var needsWork = false
+        for byte in text.utf8 where byte == UInt8(ascii: "%") || byte == UInt8(ascii: "+") {
+            needsWork = true
+            break
+        }
+        if !needsWork { return .unescaped(text) }
+        if let result = text.utf8.withContiguousStorageIfAvailable({ formUnescape(bytes: $0) }) {
+            return result
+        }
+        return Array(text.utf8).withUnsafeBufferPointer { formUnescape(bytes: $0) }
+    }
+
+    private static func formUnescape(bytes: UnsafeBufferPointer<UInt8>) -> FormUnescapeResult {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "%"):
+                guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]),
+                    let low = hexValue(bytes[index + 2])
+                else {
+                    let end = min(index + 3, bytes.count)
+                    return .invalidEscape(
+                        String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
+                    )
+                }
+                out.append(high << 4 | low)
+                index += 3
+            case UInt8(ascii: "+"):
+                out.append(UInt8(ascii: " "))
+                index += 1
+            default:
+                out.append(byte)
+                index += 1
+            }
+        }
+        guard let decoded = String(validating: out, as: UTF8.self) else { return .invalidUTF8 }
+        return .unescaped(decoded)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,438 @@
+/// Where and why a text is not JSON.
+public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Byte offset of the problem.
+    public var offset: Int
+    /// 1-based line of the problem.
+    public var line: Int
+    /// 1-based column (in bytes) of the problem.
+    public var column: Int
+    /// What is wrong, e.g. `unexpected end of input`.
+    public var message: String
+
+    public init(offset: Int, line: Int, column: Int, message: String) {
+        self.offset = offset
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    public var description: String { "line \(line), column \(column): \(message)" }
+}
+
+/// A small, strict RFC 8259 parser into `JSONValue`, keeping each value's byte range.
+///
+/// Hand-written because it is on the hot path of every request: Foundation's `JSONSerialization` costs about 3x and
+/// a `Codable` tree about 10x more on a 1.5 KB MinIO event (NOTES-SWIFT.md §3).
+public enum JSONParser {
+    /// Maximum nesting of arrays and objects; deeper input is refused so hostile bodies cannot exhaust the stack.
+    public static let maximumDepth = 512
+
+    /// Parses one JSON text. Leading and trailing whitespace is allowed; a UTF-8 byte order mark is skipped.
+    /// - Throws: `JSONSyntaxError` with the offset, line and column of the first problem.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONValue {
+        var parser = Parser(bytes: bytes)
+        return try parser.parseDocument()
+    }
+
+    /// Parses one JSON text held in `bytes`. See `parse(_:)` for the rules.
+    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+        let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBytes { raw in
+            var parser = Parser(bytes: raw)
+            do throws(JSONSyntaxError) {
+                return .success(try parser.parseDocument())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Parses one JSON text held in `string` (its UTF-8 bytes).
+    public static func parse(_ string: String) throws(JSONSyntaxError) -> JSONValue {
+        try parse(Array(string.utf8))
+    }
+}
+
+private struct Parser {
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+    var depth = 0
+
+    init(bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            index = 3
+        }
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        if index != bytes.count {
+            throw error("unexpected \(describe(bytes[index])) after the JSON value")
+        }
+        return value
+    }
+
+    func error(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
+        let offset = min(offset ?? index, bytes.count)
+        var line = 1
+        var lineStart = 0
+        var i = 0
+        while i < offset {
+            if bytes[i] == UInt8(ascii: "\n") {
+                line += 1
+                lineStart = i + 1
+            }
+            i += 1
+        }
+        return JSONSyntaxError(offset: offset, line: line, column: offset - lineStart + 1, message: message)
+    }
+
+    func describe(_ byte: UInt8) -> String {
+        if byte >= 0x21 && byte < 0x7F {
+            return "character '\(Character(Unicode.Scalar(byte)))'"
+        }
+        return "byte 0x\(String(byte, radix: 16, uppercase: true))"
+    }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func parseValue() throws(JSONSyntaxError) -> JSONValue {
+        guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
+        let start = index
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            return try parseObject()
+        case UInt8(ascii: "["):
+            return try parseArray()
+        case UInt8(ascii: "\""):
+            let s = try parseString()
+            return JSONValue(kind: .string(s), range: start..<index)
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return JSONValue(kind: .bool(true), range: start..<index)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return JSONValue(kind: .bool(false), range: start..<index)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return JSONValue(kind: .null, range: start..<index)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try parseNumber()
+        default:
+            throw error("unexpected \(describe(bytes[index])), expected a value")
+        }
+    }
+
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONSyntaxError) {
+        let start = index
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else {
+            throw error("unexpected end of input in literal", at: start)
+        }
+        let base = literal.utf8Start
+        for i in 0..<count where bytes[index + i] != base[i] {
+            throw error("invalid literal, expected '\(literal)'", at: start)
+        }
+        index += count
+    }
+
+    mutating func parseNumber() throws(JSONSyntaxError) -> JSONValue {
+        let start = index
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { throw error("unexpected end of input in number") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else if isDigit(bytes[index]) {
+            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+        } else {
+            throw error("invalid number: expected a digit")
+        }
+        if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count && isDigit(bytes[index]) else {
+                throw error("invalid number: expected a digit after '.'")
+            }
+            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
+            index += 1
+            if index < bytes.count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) {
+                index += 1
+            }
+            guard index < bytes.count && isDigit(bytes[index]) else {
+                throw error("invalid number: expected a digit in the exponent")
+            }
+            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+        }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        return JSONValue(kind: .number(text), range: start..<index)
+    }
+
+    func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    /// Parses a string literal starting at the opening quote; leaves `index` after the closing quote.
+    mutating func parseString() throws(JSONSyntaxError) -> String {
+        let open = index
+        index += 1
+        let contentStart = index
+        // Fast path: no escapes, plain bytes.
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                let raw = UnsafeRawBufferPointer(rebasing: bytes[contentStart..<index])
+                index += 1
+                guard let s = String(validating: raw, as: UTF8.self) else {
+                    throw error("invalid UTF-8 in string", at: open)
+                }
+                return s
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw error("unescaped control character in string") }
+            index += 1
+        }
+        guard index < bytes.count else { throw error("unterminated string", at: open) }
+        // Slow path: escapes present.
+        var out: [UInt8] = []
+        out.reserveCapacity(index - contentStart + 16)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[contentStart..<index]))
+        while index < bytes.count {
+            let b = bytes[index]
+            switch b {
+            case UInt8(ascii: "\""):
+                index += 1
+                guard let s = String(validating: out, as: UTF8.self) else {
+                    throw error("invalid UTF-8 in string", at: open)
+                }
+                return s
+            case UInt8(ascii: "\\"):
+                index += 1
+                guard index < bytes.count else { throw error("unterminated string", at: open) }
+                let e = bytes[index]
+                index += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    let scalar = try parseUnicodeEscape()
+                    appendUTF8(scalar, to: &out)
+                default:
+                    throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))' in string", at: index - 2)
+                }
+            default:
+                if b < 0x20 { throw error("unescaped control character in string") }
+                out.append(b)
+                index += 1
+            }
+        }
+        throw error("unterminated string", at: open)
+    }
+
+    /// Parses the 4 hex digits after `\u` (and a following low surrogate escape when needed).
+    mutating func parseUnicodeEscape() throws(JSONSyntaxError) -> Unicode.Scalar {
+        let escapeStart = index - 2
+        let high = try parseHex4()
+        if high >= 0xD800 && high < 0xDC00 {
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+            else {
+                throw error("unpaired surrogate \\u\(String(high, radix: 16)) in string", at: escapeStart)
+            }
+            index += 2
+            let low = try parseHex4()
+            guard low >= 0xDC00 && low < 0xE000 else {
+                throw error("invalid low surrogate \\u\(String(low, radix: 16)) in string", at: escapeStart)
+            }
+            let value = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+            guard let scalar = Unicode.Scalar(value) else {
+                throw error("invalid unicode escape in string", at: escapeStart)
+            }
+            return scalar
+        }
+        if high >= 0xDC00 && high < 0xE000 {
+            throw error("unpaired surrogate \\u\(String(high, radix: 16)) in string", at: escapeStart)
+        }
+        guard let scalar = Unicode.Scalar(high) else {
+            throw error("invalid unicode escape in string", at: escapeStart)
+        }
+        return scalar
+    }
+
+    mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw error("unexpected end of input in \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[index]
+            let digit: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
+            default: throw error("invalid hex digit in \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            index += 1
+        }
+        return value
+    }
+
+    func appendUTF8(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
+        let v = scalar.value
+        switch v {
+        case 0..<0x80:
+            out.append(UInt8(v))
+        case 0x80..<0x800:
+            out.append(UInt8(0xC0 | (v >> 6)))
+            out.append(UInt8(0x80 | (v & 0x3F)))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | (v >> 12)))
+            out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (v & 0x3F)))
+        default:
+            out.append(UInt8(0xF0 | (v >> 18)))
+            out.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (v & 0x3F)))
+        }
+    }
+
+    mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
+        let start = index
+        depth += 1
+        if depth > JSONParser.maximumDepth { throw error("nesting deeper than \(JSONParser.maximumDepth) levels") }
+        defer { depth -= 1 }
+        index += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return JSONValue(kind: .array(elements), range: start..<index)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue())
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input in array, expected ',' or ']'") }
+            switch bytes[index] {
+            case UInt8(ascii: ","):
+                index += 1
+            case UInt8(ascii: "]"):
+                index += 1
+                return JSONValue(kind: .array(elements), range: start..<index)
+            default:
+                throw error("unexpected \(describe(bytes[index])) in array, expected ',' or ']'")
+            }
+        }
+    }
+
+    mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
+        let start = index
+        depth += 1
+        if depth > JSONParser.maximumDepth { throw error("nesting deeper than \(JSONParser.maximumDepth) levels") }
+        defer { depth -= 1 }
+        index += 1
+        var members: [JSONMember] = []
+        skipWhitespace()
+        if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return JSONValue(kind: .object(members), range: start..<index)
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input in object, expected a key") }
+            guard bytes[index] == UInt8(ascii: "\"") else {
+                throw error("unexpected \(describe(bytes[index])) in object, expected a string key")
+            }
+            let keyStart = index
+            let key = try parseString()
+            let keyRange = keyStart..<index
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input in object, expected ':'") }
+            guard bytes[index] == UInt8(ascii: ":") else {
+                throw error("unexpected \(describe(bytes[index])) in object, expected ':'")
+            }
+            index += 1
+            skipWhitespace()
+            let value = try parseValue()
+            members.append(JSONMember(key: key, keyRange: keyRange, value: value))
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input in object, expected ',' or '}'") }
+            switch bytes[index] {
+            case UInt8(ascii: ","):
+                index += 1
+            case UInt8(ascii: "}"):
+                index += 1
+                return JSONValue(kind: .object(members), range: start..<index)
+            default:
+                throw error("unexpected \(describe(bytes[index])) in object, expected ',' or '}'")
+            }
+        }
+    }
+}
+
+/// Writes JSON text fragments into a byte buffer.
+public enum JSONWriter {
+    /// Appends `s` as a JSON string literal, quotes included. Escapes `"`, `\`, control characters and
+    /// U+2028/U+2029 (as Go's encoding/json does); other characters are written as raw UTF-8.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        var utf8 = s.utf8.makeIterator()
+        var pending: [UInt8] = []
+        while let b = utf8.next() {
+            switch b {
+            case 0x22:
+                out.append(0x5C)
+                out.append(0x22)
+            case 0x5C:
+                out.append(0x5C)
+                out.append(0x5C)
+            case 0x0A:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "n"))
+            case 0x0D:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "r"))
+            case 0x09:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "t"))
+            case 0x00..<0x20:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0x0F)])
+            case 0xE2:
+                // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
+                pending.removeAll(keepingCapacity: true)
+                pending.append(b)
+                if let b1 = utf8.next() {
+                    pending.append(b1)
+                    if let b2 = utf8.next() {
+                        pending.append(b2)
+                    }
+                }
+                if pending.count == 3 && pending[1] == 0x80 && (pending[2] == 0xA8 || pending[2] == 0xA9) {
+                    out.append(contentsOf: Array(pending[2] == 0xA8 ? "\\u2028".utf8 : "\\u2029".utf8))
+                } else {
+                    out.append(contentsOf: pending)
+                }
+            default:
+                out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

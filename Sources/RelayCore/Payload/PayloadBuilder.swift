@@ -1,0 +1,122 @@
+/// Builds the body sent to a target for one event record.
+///
+/// The record's JSON text is spliced in as received (`body[record.recordRange]`): no field is lost, reordered or
+/// re-escaped by a decode/encode round trip. Only the few envelope strings are written, through `JSONWriter`.
+public enum PayloadBuilder {
+    /// The payload for `record` in `format`.
+    /// - Parameters:
+    ///   - format: the target's payload format.
+    ///   - body: the request body `events` was decoded from; `record.recordRange` indexes it.
+    ///   - events: the decoded body, which tells whether the body can be forwarded unchanged.
+    ///   - record: one of `events`' records.
+    /// - Returns: JSON bytes:
+    ///   - `.minio`: `body` itself when it is a MinIO envelope with exactly one record (byte-identical, as MinIO
+    ///     sent it); otherwise `{"EventName":<eventName>,"Key":<bucket/key>,"Records":[<record bytes>]}` in MinIO's
+    ///     field order, with the normalised `s3:` event name and the decoded key.
+    ///   - `.records`: `body` itself when it is a bare `{"Records":[…]}` with exactly one record; otherwise
+    ///     `{"Records":[<record bytes>]}`.
+    ///   - `.cloudevents`: a structured CloudEvents 1.0 event (see `cloudEvent(body:record:)`).
+    public static func payload(
+        format: PayloadFormat,
+        body: [UInt8],
+        events: DecodedEvents,
+        record: EventRecord
+    ) -> [UInt8] {
+        switch format {
+        case .minio:
+            if events.envelope == .minio && events.records.count == 1 { return body }
+            return minioEnvelope(body: body, record: record)
+        case .records:
+            if events.envelope == .records && events.records.count == 1 { return body }
+            return recordsEnvelope(body: body, record: record)
+        case .cloudevents:
+            return cloudEvent(body: body, record: record)
+        }
+    }
+
+    /// `{"EventName":…,"Key":"<bucket>/<decoded key>","Records":[<record bytes>]}`, as MinIO's `notify_webhook`
+    /// builds it (`event.Log`, internal/event/event.go).
+    public static func minioEnvelope(body: [UInt8], record: EventRecord) -> [UInt8] {
+        let recordBytes = recordSlice(body, record)
+        var out: [UInt8] = []
+        out.reserveCapacity(
+            recordBytes.count + record.eventName.utf8.count + record.bucket.utf8.count + record.key.utf8.count + 48
+        )
+        append(#"{"EventName":"#, to: &out)
+        JSONWriter.appendString(record.eventName, to: &out)
+        append(#","Key":"#, to: &out)
+        JSONWriter.appendString(record.bucket + "/" + record.key, to: &out)
+        append(#","Records":["#, to: &out)
+        out.append(contentsOf: recordBytes)
+        append("]}", to: &out)
+        return out
+    }
+
+    /// `{"Records":[<record bytes>]}`.
+    public static func recordsEnvelope(body: [UInt8], record: EventRecord) -> [UInt8] {
+        let recordBytes = recordSlice(body, record)
+        var out: [UInt8] = []
+        out.reserveCapacity(recordBytes.count + 14)
+        append(#"{"Records":["#, to: &out)
+        out.append(contentsOf: recordBytes)
+        append("]}", to: &out)
+        return out
+    }
+
+    /// A structured-mode CloudEvents 1.0 JSON event, after the CloudEvents AWS S3 adapter
+    /// (cloudevents/spec `cloudevents/adapters/aws-s3.md`):
+    /// - `specversion` `1.0`; `type` `com.amazonaws.s3.` + the event name without `s3:` (`ObjectCreated:Put`);
+    /// - `source` `<eventSource>.<awsRegion>.<bucket>` (e.g. `minio:s3..photos` for MinIO's default empty region);
+    /// - `id` `cloudEventID(body:record:)`; `subject` the decoded key (the adapter names the raw `s3.object.key`;
+    ///   the decoded key is what rules matched and what the object is called);
+    /// - `time` the record's `eventTime` (omitted when absent or empty); `datacontenttype` `application/json`;
+    /// - `data` the record's JSON text as received.
+    public static func cloudEvent(body: [UInt8], record: EventRecord) -> [UInt8] {
+        let recordBytes = recordSlice(body, record)
+        var out: [UInt8] = []
+        out.reserveCapacity(recordBytes.count + 2 * record.key.utf8.count + 256)
+        append(#"{"specversion":"1.0","id":"#, to: &out)
+        JSONWriter.appendString(cloudEventID(body: body, record: record), to: &out)
+        append(#","source":"#, to: &out)
+        JSONWriter.appendString(record.eventSource + "." + (record.awsRegion ?? "") + "." + record.bucket, to: &out)
+        append(#","type":"#, to: &out)
+        let name = record.eventName.hasPrefix("s3:") ? record.eventName.dropFirst(3) : Substring(record.eventName)
+        JSONWriter.appendString("com.amazonaws.s3." + name, to: &out)
+        append(#","subject":"#, to: &out)
+        JSONWriter.appendString(record.key, to: &out)
+        if let time = record.eventTime, !time.isEmpty {
+            append(#","time":"#, to: &out)
+            JSONWriter.appendString(time, to: &out)
+        }
+        append(#","datacontenttype":"application/json","data":"#, to: &out)
+        out.append(contentsOf: recordBytes)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// A CloudEvents `id` that is the same every time the same record arrives (sender retries included):
+    /// RGW's `eventId` when present; else `<x-amz-request-id>.<sequencer>`; else `fnv1a64-` + the FNV-1a 64-bit hash
+    /// of the record's bytes in hex. (The adapter's `<x-amz-request-id>.<x-amz-id-2>` is not unique for MinIO: its
+    /// `x-amz-id-2` is constant per node, so the events of one multi-object request would share an id.)
+    public static func cloudEventID(body: [UInt8], record: EventRecord) -> String {
+        if let eventID = record.eventID, !eventID.isEmpty { return eventID }
+        if let requestID = record.requestID, !requestID.isEmpty, let sequencer = record.sequencer, !sequencer.isEmpty {
+            return requestID + "." + sequencer
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in recordSlice(body, record) {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return "fnv1a64-" + String(repeating: "0", count: 16 - hex.utf8.count) + hex
+    }
+
+    private static func recordSlice(_ body: [UInt8], _ record: EventRecord) -> ArraySlice<UInt8> {
+        body[record.recordRange.clamped(to: body.startIndex..<body.endIndex)]
+    }
+
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+}

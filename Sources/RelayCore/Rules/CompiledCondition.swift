@@ -1,0 +1,105 @@
+/// A `MatchSpec` prepared for the hot path: event names as a bit mask, buckets as ids, strings as bytes.
+struct CompiledCondition: Sendable {
+    struct Metadata: Sendable {
+        var fullName: String
+        var shortName: String
+        var values: [[UInt8]]
+    }
+
+    /// Known event ids accepted; nil when any event is.
+    var events: EventSet?
+    /// Family prefixes (`s3:ObjectCreated:`), for names outside the catalog.
+    var eventFamilies: [[UInt8]] = []
+    /// Bucket ids (`RuleMatcher.bucketIDs`); nil when any bucket is.
+    var buckets: [Int32]?
+    var prefixes: [[UInt8]]?
+    var suffixes: [[UInt8]]?
+    var contentTypes: [ContentTypePattern]?
+    var size: MatchSpec.SizeRange?
+    var metadata: [Metadata] = []
+    /// Zero or one condition that must not hold.
+    var not: [CompiledCondition] = []
+
+    init(_ spec: MatchSpec, bucketID: (String) -> Int32) {
+        if let events = spec.events {
+            var set = EventSet()
+            for (id, name) in EventNameCatalog.allNames.enumerated()
+            where events.contains(where: { EventNameCatalog.pattern($0, accepts: name) }) {
+                set.insert(id)
+            }
+            self.events = set
+            eventFamilies = events.filter { $0.utf8.last == UInt8(ascii: "*") }.map { Array($0.utf8.dropLast()) }
+        }
+        buckets = spec.buckets.map { $0.map(bucketID) }
+        prefixes = spec.prefixes.map { $0.map { Array($0.utf8) } }
+        suffixes = spec.suffixes.map { $0.map { Array($0.utf8) } }
+        contentTypes = spec.contentTypes.map { $0.map(ContentTypePattern.init) }
+        size = spec.size
+        metadata = (spec.metadata ?? []).map {
+            Metadata(fullName: $0.name, shortName: String($0.shortName), values: $0.values.map { Array($0.utf8) })
+        }
+        not = spec.not.map { [CompiledCondition($0, bucketID: bucketID)] } ?? []
+    }
+
+    /// Whether `record` (looked up once into `view`) meets every condition.
+    func holds(_ record: EventRecord, _ view: RecordView) -> Bool {
+        if let events {
+            if view.eventID >= 0 {
+                if !events.contains(view.eventID) { return false }
+            } else if !eventFamilies.contains(where: { record.eventName.utf8.starts(with: $0) }) {
+                return false
+            }
+        }
+        if let buckets, !buckets.contains(view.bucketID) { return false }
+        if let prefixes, !prefixes.contains(where: { Self.starts(view.key, with: $0) }) { return false }
+        if let suffixes, !suffixes.contains(where: { Self.ends(view.key, with: $0) }) { return false }
+        if let contentTypes {
+            guard let contentType = RecordFields.contentType(of: record) else { return false }
+            if !contentTypes.contains(where: { $0.matches(contentType) }) { return false }
+        }
+        if let size {
+            guard let recordSize = RecordFields.size(of: record), size.contains(recordSize) else { return false }
+        }
+        for condition in metadata {
+            guard
+                let value = RecordFields.metadataValue(
+                    in: record.metadata,
+                    fullName: condition.fullName,
+                    shortName: condition.shortName
+                )
+            else { return false }
+            if !condition.values.contains(where: { value.utf8.elementsEqual($0) }) { return false }
+        }
+        if let not = not.first, not.holds(record, view) { return false }
+        return true
+    }
+
+    private static func starts(_ key: UnsafeBufferPointer<UInt8>, with prefix: [UInt8]) -> Bool {
+        guard key.count >= prefix.count else { return false }
+        var index = 0
+        for byte in prefix {
+            if key[index] != byte { return false }
+            index += 1
+        }
+        return true
+    }
+
+    private static func ends(_ key: UnsafeBufferPointer<UInt8>, with suffix: [UInt8]) -> Bool {
+        guard key.count >= suffix.count else { return false }
+        var index = key.count - suffix.count
+        for byte in suffix {
+            if key[index] != byte { return false }
+            index += 1
+        }
+        return true
+    }
+}
+
+/// What the compiled conditions need of one record beyond the record itself: ids looked up once, the key as bytes.
+struct RecordView {
+    /// `EventNameCatalog` id of the event name, or -1.
+    let eventID: Int
+    /// `RuleMatcher` bucket id, or -1 when no rule names the bucket.
+    let bucketID: Int32
+    let key: UnsafeBufferPointer<UInt8>
+}

@@ -1,0 +1,202 @@
+/// Produces the `mc event add` commands that let MinIO pre-filter events before they reach the relay
+/// (`bucket-relay mc-config`).
+///
+/// MinIO's filter is coarser than a rule: one prefix and one suffix per notification configuration, event types
+/// chosen through mc's short names, and nothing about content type, size, metadata or `not`. So the generated
+/// filter is a superset of what the rules want, never narrower — a record MinIO drops never reaches any rule,
+/// while a record MinIO sends that no rule wants is simply matched to nothing. The choices:
+///
+/// - Events: mc's `--event` takes `put` (`s3:ObjectCreated:*`), `delete` (`s3:ObjectRemoved:*`), `get`
+///   (`s3:ObjectAccessed:*`), `replica` (`s3:Replication:*`) and `ilm` (`s3:ObjectRestore:*` and
+///   `s3:ObjectTransition:*`) (mc `cmd/client-s3.go`). A rule gets every short name whose families hold one of its
+///   events; a rule without `event` gets all five. MinIO events outside those families (`s3:Scanner:*`,
+///   `s3:LifecycleDelMarkerExpiration:Delete`) cannot be selected with `mc event add`: a comment says so
+///   (`s3:BucketCreated:*` and `s3:BucketRemoved:*` reach ListenNotification only and are not mentioned).
+/// - Buckets: one command per bucket of the rule. A rule without `bucket` gets a comment asking to choose the
+///   buckets (the relay cannot know them).
+/// - Prefix and suffix: one command per (prefix, suffix) combination, after dropping values covered by a wider one
+///   (`a/` covers `a/b/`). Above 16 combinations per bucket the suffix filter is dropped, then the prefix filter
+///   (the filter widens; it never narrows). A prefix or suffix MinIO refuses (over 1024 bytes, a `\`, a `.` or
+///   `..` path segment) is dropped too. A prefix and suffix that can overlap in a short key (prefix `ab`, suffix
+///   `bc`, key `abc`) are not combined, because MinIO's pattern `ab*bc` would drop that key: the suffix is dropped.
+/// - Lines for the same bucket and filter are merged (their event types united), and a line whose events and
+///   filter are covered by another line of the same bucket is left out (MinIO sends an event once per target even
+///   when several configurations match it).
+///
+/// Output: for each bucket in order of first appearance, a comment `# bucket "photos": rules a, b` and its
+/// commands; comments for rules that need attention come first. Values are shell-quoted when needed.
+public enum MinioConfigGenerator {
+    /// The most (prefix, suffix) combinations emitted per rule and bucket before the filter is widened.
+    public static let maximumCombinations = 16
+
+    /// The commands (and `#` comment lines) for `ruleSet`, for the MinIO alias `alias` (as in `mc alias set`) and
+    /// the ARN of the relay's webhook target (e.g. `arn:minio:sqs::relay:webhook`).
+    public static func lines(for ruleSet: RuleSet, alias: String, arn: String) -> [String] {
+        var notes: [String] = []
+        var filters: [Filter] = []
+        var bucketOrder: [String] = []
+        var bucketRules: [String: [String]] = [:]
+        let allTypes = EventNameCatalog.mcEventTypes.map(\.name)
+
+        for rule in ruleSet.rules {
+            let spec = rule.match
+            let label = "rule \(rule.name.quotedForMessage) (\(rule.file))"
+            let wanted = EventNameCatalog.minioNames.filter { name in
+                spec.events?.contains { EventNameCatalog.pattern($0, accepts: name) } ?? true
+            }
+            var types: Set<String> = []
+            var unselectable: [String] = []
+            // Bucket-level events reach ListenNotification only, never a webhook: not worth a note.
+            for name in wanted where !name.hasPrefix("s3:BucketCreated:") && !name.hasPrefix("s3:BucketRemoved:") {
+                let hit = EventNameCatalog.mcEventTypes.first { type in
+                    type.families.contains { name.hasPrefix($0) }
+                }
+                if let hit { types.insert(hit.name) } else { unselectable.append(name) }
+            }
+            if types.isEmpty {
+                let which = unselectable.isEmpty ? "MinIO sends none of its events" : unselectable.joined(separator: ", ")
+                notes.append("# \(label): mc event add cannot select its events (\(which)); nothing to add")
+                continue
+            }
+            if !unselectable.isEmpty {
+                notes.append(
+                    "# \(label): mc event add cannot select \(unselectable.joined(separator: ", ")); "
+                        + "MinIO will not send these to the relay"
+                )
+            }
+            let eventList = allTypes.filter(types.contains).joined(separator: ",")
+            guard let buckets = spec.buckets else {
+                notes.append(
+                    "# \(label) has no bucket condition; for each bucket it should see, run: mc event add "
+                        + "\(alias)/BUCKET \(shellQuoted(arn)) --event \(eventList)"
+                )
+                continue
+            }
+            let combinations = keyFilters(prefixes: spec.prefixes, suffixes: spec.suffixes)
+            for bucket in buckets {
+                if bucketRules[bucket] == nil {
+                    bucketOrder.append(bucket)
+                    bucketRules[bucket] = []
+                }
+                if bucketRules[bucket]?.contains(rule.name) == false { bucketRules[bucket]?.append(rule.name) }
+                for (prefix, suffix) in combinations {
+                    if let index = filters.firstIndex(where: {
+                        $0.bucket == bucket && $0.prefix == prefix && $0.suffix == suffix
+                    }) {
+                        filters[index].types.formUnion(types)
+                    } else {
+                        filters.append(Filter(bucket: bucket, prefix: prefix, suffix: suffix, types: types))
+                    }
+                }
+            }
+        }
+
+        var out = notes
+        for bucket in bucketOrder {
+            let ofBucket = filters.filter { $0.bucket == bucket }
+            let kept = ofBucket.enumerated().filter { index, filter in
+                !ofBucket.enumerated().contains { otherIndex, other in
+                    otherIndex != index && other.covers(filter) && !(filter.covers(other) && otherIndex > index)
+                }
+            }.map(\.element)
+            let names = (bucketRules[bucket] ?? []).map(\.quotedForMessage).joined(separator: ", ")
+            out.append("# bucket \(bucket.quotedForMessage): rules \(names)")
+            for filter in kept {
+                var line = "mc event add \(shellQuoted(alias + "/" + bucket)) \(shellQuoted(arn)) --event "
+                line += allTypes.filter(filter.types.contains).joined(separator: ",")
+                if let prefix = filter.prefix { line += " --prefix \(shellQuoted(prefix))" }
+                if let suffix = filter.suffix { line += " --suffix \(shellQuoted(suffix))" }
+                out.append(line)
+            }
+        }
+        return out
+    }
+
+    private struct Filter {
+        var bucket: String
+        var prefix: String?
+        var suffix: String?
+        var types: Set<String>
+
+        /// Whether every event this filter passes would also pass `self`.
+        func covers(_ other: Filter) -> Bool {
+            guard bucket == other.bucket, types.isSuperset(of: other.types) else { return false }
+            if let prefix {
+                guard let otherPrefix = other.prefix, otherPrefix.utf8.starts(with: prefix.utf8) else { return false }
+            }
+            if let suffix {
+                guard let otherSuffix = other.suffix, MatchSpec.hasSuffix(otherSuffix, suffix) else { return false }
+            }
+            return true
+        }
+    }
+
+    /// The (prefix, suffix) pairs for one rule and bucket; nil means no filter on that side.
+    static func keyFilters(prefixes: [String]?, suffixes: [String]?) -> [(String?, String?)] {
+        var prefixList: [String?] = minimal(prefixes, covers: { $1.utf8.starts(with: $0.utf8) })
+        var suffixList: [String?] = minimal(suffixes, covers: { MatchSpec.hasSuffix($1, $0) })
+        if prefixList.count * suffixList.count > maximumCombinations {
+            if prefixList.count <= maximumCombinations {
+                suffixList = [nil]
+            } else if suffixList.count <= maximumCombinations {
+                prefixList = [nil]
+            } else {
+                prefixList = [nil]
+                suffixList = [nil]
+            }
+        }
+        var out: [(String?, String?)] = []
+        for prefix in prefixList {
+            for suffix in suffixList {
+                var pair = (prefix, suffix)
+                if let prefix, let suffix, canOverlap(prefix: prefix, suffix: suffix) { pair.1 = nil }
+                if !out.contains(where: { $0.0 == pair.0 && $0.1 == pair.1 }) { out.append(pair) }
+            }
+        }
+        return out
+    }
+
+    /// The values MinIO accepts with the covered ones removed; `[nil]` (no filter) when there are none, or when
+    /// any value is one MinIO refuses.
+    private static func minimal(_ values: [String]?, covers: (String, String) -> Bool) -> [String?] {
+        guard let values, values.allSatisfy(isValidFilterValue) else { return [nil] }
+        var kept: [String] = []
+        for (index, value) in values.enumerated() {
+            let covered = values.enumerated().contains { otherIndex, other in
+                otherIndex != index && covers(other, value) && !(other == value && otherIndex > index)
+            }
+            if !covered { kept.append(value) }
+        }
+        return kept
+    }
+
+    /// MinIO's `ValidateFilterRuleValue`: at most 1024 bytes, valid UTF-8, no `\`, no `.` or `..` segment.
+    static func isValidFilterValue(_ value: String) -> Bool {
+        guard value.utf8.count <= 1024, !value.contains("\\") else { return false }
+        return !value.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == "." || $0 == ".." }
+    }
+
+    /// Whether a key shorter than `prefix + suffix` can start with `prefix` and end with `suffix` (MinIO's
+    /// `prefix*suffix` pattern would not match it).
+    static func canOverlap(prefix: String, suffix: String) -> Bool {
+        let p = Array(prefix.utf8)
+        let s = Array(suffix.utf8)
+        let most = min(p.count, s.count)
+        guard most > 0 else { return false }
+        for length in 1...most where p[(p.count - length)...].elementsEqual(s[..<length]) {
+            return true
+        }
+        return false
+    }
+
+    /// `value` as one shell word: unchanged when it only holds safe characters, else in single quotes.
+    static func shellQuoted(_ value: String) -> String {
+        let safe = value.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "_-./:,=@%+".utf8.contains(byte)
+        }
+        if safe, !value.isEmpty { return value }
+        return "'" + value.replacing("'", with: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,69 @@
+/// A byte trie of key prefixes: the rules whose `prefix` a key starts with are found in one walk over the key's
+/// bytes, whatever the number of prefixes.
+struct PrefixTrie: Sendable {
+    private struct Node: Sendable {
+        /// Edge bytes, ascending; `children[i]` is the node reached by `bytes[i]`.
+        var bytes: [UInt8] = []
+        var children: [Int32] = []
+        /// Rules with a prefix ending at this node, ascending.
+        var rules: [Int32] = []
+    }
+
+    private var nodes: [Node] = [Node()]
+
+    /// True when no prefix was inserted.
+    var isEmpty: Bool { nodes.count == 1 && nodes[0].rules.isEmpty }
+
+    mutating func insert(_ prefix: some Sequence<UInt8>, rule: Int32) {
+        var node = 0
+        for byte in prefix {
+            if let next = child(of: node, byte: byte) {
+                node = next
+                continue
+            }
+            let position = nodes[node].bytes.firstIndex { $0 > byte } ?? nodes[node].bytes.count
+            nodes.append(Node())
+            let created = nodes.count - 1
+            nodes[node].bytes.insert(byte, at: position)
+            nodes[node].children.insert(Int32(created), at: position)
+            node = created
+        }
+        if nodes[node].rules.last != rule { nodes[node].rules.append(rule) }
+    }
+
+    /// Calls `body` with the rule list of every prefix of `key` (shortest first); a rule may come more than once
+    /// when several of its prefixes fit.
+    func forEachRuleList(along key: UnsafeBufferPointer<UInt8>, _ body: ([Int32]) -> Void) {
+        var node = 0
+        var index = 0
+        while true {
+            if !nodes[node].rules.isEmpty { body(nodes[node].rules) }
+            guard index < key.count, let next = child(of: node, byte: key[index]) else { return }
+            node = next
+            index += 1
+        }
+    }
+
+    /// The total length of the lists `forEachRuleList` would pass, counted without visiting rules.
+    func candidateCount(along key: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        forEachRuleList(along: key) { count += $0.count }
+        return count
+    }
+
+    private func child(of node: Int, byte: UInt8) -> Int? {
+        let bytes = nodes[node].bytes
+        var low = 0
+        var high = bytes.count
+        while low < high {
+            let mid = (low + high) / 2
+            if bytes[mid] < byte {
+                low = mid + 1
+            } else {
+                high = mid
+            }
+        }
+        guard low < bytes.count, bytes[low] == byte else { return nil }
+        return Int(nodes[node].children[low])
+    }
+}

@@ -1,0 +1,195 @@
+/// A rule set compiled for matching: built once per rule set, shared by every request (it is a `Sendable` value).
+///
+/// Two indexes narrow the rules a record is checked against. The event index lists, per known event name, the
+/// rules that accept it (rules without an event condition included). The bucket index groups rules by bucket (rules
+/// without a bucket condition form one more group), and within a group by key prefix in a byte trie (rules without
+/// a prefix condition listed apart). Per record the matcher looks up the event name and the bucket once, walks the
+/// trie of the record's bucket group and of the any-bucket group along the key, takes whichever candidate list is
+/// shorter, and checks the remaining conditions of those candidates only. A record that no rule can match because
+/// of its event, bucket or prefix costs a few lookups and one walk over its key, however many rules there are.
+///
+/// Semantics (DESIGN §3): fields ANDed, values ORed, absent fields match all; `not` must not hold; prefix and
+/// suffix compare bytes of the decoded key; contentType is case-insensitive without parameters, `type/*` allowed,
+/// and falls back to MinIO's `content-type` user metadata; a created-object record without size is 0 bytes; other
+/// records without size fail a size condition; metadata names are case-insensitive with optional `x-amz-meta-`.
+public struct RuleMatcher: Sendable {
+    private let conditions: [CompiledCondition]
+    private let specs: [MatchSpec]
+    private let ruleNames: [String]
+    private let ruleFiles: [String]
+    private let ruleTargetNames: [[String]]
+    /// Target indices per rule, in the rule's `to` order.
+    private let ruleTargets: [[Int]]
+    private let eventIDs: [String: Int]
+    /// Per known event id: rules that accept it (rules without an event condition included), ascending.
+    private let eventCandidates: [[Int32]]
+    /// For names outside the catalog: rules without an event condition or with a family.
+    private let unknownEventCandidates: [Int32]
+    private let bucketIDs: [String: Int32]
+    /// Per bucket id: the rules naming that bucket.
+    private let bucketGroups: [RuleGroup]
+    /// The rules without a bucket condition.
+    private let anyBucketGroup: RuleGroup
+
+    /// Rules indexed by key prefix.
+    private struct RuleGroup: Sendable {
+        var prefixes = PrefixTrie()
+        /// Rules without a prefix condition, ascending.
+        var noPrefix: [Int32] = []
+
+        mutating func insert(_ rule: Int32, prefixes rulePrefixes: [[UInt8]]?) {
+            if let rulePrefixes {
+                for prefix in rulePrefixes { prefixes.insert(prefix, rule: rule) }
+            } else {
+                noPrefix.append(rule)
+            }
+        }
+
+        func candidateCount(along key: UnsafeBufferPointer<UInt8>) -> Int {
+            noPrefix.count + (prefixes.isEmpty ? 0 : prefixes.candidateCount(along: key))
+        }
+
+        func forEachCandidate(along key: UnsafeBufferPointer<UInt8>, _ body: (Int32) -> Void) {
+            for rule in noPrefix { body(rule) }
+            if prefixes.isEmpty { return }
+            prefixes.forEachRuleList(along: key) { list in
+                for rule in list { body(rule) }
+            }
+        }
+    }
+
+    /// Compiles `rules`; `targets` gives the indices `MatchedTarget.targetIndex` refers to. A name in a rule's `to`
+    /// that is not among `targets` is skipped (`RuleSetCompiler` never lets one through).
+    public init(rules: [Rule], targets: [Target]) {
+        var targetIndex: [String: Int] = [:]
+        for (index, target) in targets.enumerated() where targetIndex[target.name] == nil {
+            targetIndex[target.name] = index
+        }
+        var bucketIDs: [String: Int32] = [:]
+        func bucketID(_ name: String) -> Int32 {
+            if let id = bucketIDs[name] { return id }
+            let id = Int32(bucketIDs.count)
+            bucketIDs[name] = id
+            return id
+        }
+        var conditions: [CompiledCondition] = []
+        for rule in rules {
+            conditions.append(CompiledCondition(rule.match, bucketID: bucketID))
+        }
+        self.conditions = conditions
+        specs = rules.map(\.match)
+        ruleNames = rules.map(\.name)
+        ruleFiles = rules.map(\.file)
+        ruleTargetNames = rules.map(\.to)
+        ruleTargets = rules.map { $0.to.compactMap { targetIndex[$0] } }
+        eventIDs = EventNameCatalog.ids
+        self.bucketIDs = bucketIDs
+
+        var eventCandidates = [[Int32]](repeating: [], count: EventNameCatalog.allNames.count)
+        var unknownEventCandidates: [Int32] = []
+        var bucketGroups = [RuleGroup](repeating: RuleGroup(), count: bucketIDs.count)
+        var anyBucketGroup = RuleGroup()
+        for (index, condition) in conditions.enumerated() {
+            let rule = Int32(index)
+            for id in eventCandidates.indices where condition.events?.contains(id) ?? true {
+                eventCandidates[id].append(rule)
+            }
+            if condition.events == nil || !condition.eventFamilies.isEmpty {
+                unknownEventCandidates.append(rule)
+            }
+            if let buckets = condition.buckets {
+                for id in Set(buckets) { bucketGroups[Int(id)].insert(rule, prefixes: condition.prefixes) }
+            } else {
+                anyBucketGroup.insert(rule, prefixes: condition.prefixes)
+            }
+        }
+        self.eventCandidates = eventCandidates
+        self.unknownEventCandidates = unknownEventCandidates
+        self.bucketGroups = bucketGroups
+        self.anyBucketGroup = anyBucketGroup
+    }
+
+    /// The targets `record` goes to: each target once, with the first matching rule (in load order) that names it,
+    /// ordered by target index (the order targets appear in the rule files). Empty when no rule matches.
+    public func match(_ record: EventRecord) -> [MatchedTarget] {
+        let rules = matchingRules(record)
+        if rules.isEmpty { return [] }
+        var out: [MatchedTarget] = []
+        for rule in rules {
+            for target in ruleTargets[rule] where !out.contains(where: { $0.targetIndex == target }) {
+                out.append(MatchedTarget(targetIndex: target, rule: ruleNames[rule]))
+            }
+        }
+        out.sort { $0.targetIndex < $1.targetIndex }
+        return out
+    }
+
+    /// Indices of the rules `record` matches, ascending (load order).
+    public func matchingRules(_ record: EventRecord) -> [Int] {
+        let eventID = eventIDs[record.eventName] ?? -1
+        let bucketID = bucketIDs[record.bucket] ?? -1
+        let byEvent = eventID >= 0 ? eventCandidates[eventID] : unknownEventCandidates
+        if byEvent.isEmpty { return [] }
+        var key = record.key
+        return key.withUTF8 { keyBytes in
+            let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
+            var matched: [Int] = []
+            if useEventList(byEvent, bucketID: bucketID, keyBytes) {
+                for rule in byEvent where conditions[Int(rule)].holds(record, view) {
+                    matched.append(Int(rule))
+                }
+                return matched
+            }
+            func check(_ rule: Int32) {
+                if conditions[Int(rule)].holds(record, view) { matched.append(Int(rule)) }
+            }
+            if bucketID >= 0 { bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes, check) }
+            anyBucketGroup.forEachCandidate(along: keyBytes, check)
+            if matched.count > 1 {
+                matched.sort()
+                var unique: [Int] = []
+                unique.reserveCapacity(matched.count)
+                for rule in matched where unique.last != rule { unique.append(rule) }
+                matched = unique
+            }
+            return matched
+        }
+    }
+
+    /// How many rules `matchingRules` checks in full for `record` (for tests of the indexes).
+    func candidateCount(_ record: EventRecord) -> Int {
+        let eventID = eventIDs[record.eventName] ?? -1
+        let bucketID = bucketIDs[record.bucket] ?? -1
+        let byEvent = eventID >= 0 ? eventCandidates[eventID] : unknownEventCandidates
+        if byEvent.isEmpty { return 0 }
+        var key = record.key
+        return key.withUTF8 { keyBytes in
+            if useEventList(byEvent, bucketID: bucketID, keyBytes) { return byEvent.count }
+            return groupCandidateCount(bucketID: bucketID, keyBytes)
+        }
+    }
+
+    /// Whether the event candidate list is no longer than the bucket-and-prefix candidates.
+    private func useEventList(_ byEvent: [Int32], bucketID: Int32, _ keyBytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        byEvent.count <= 4 || byEvent.count <= groupCandidateCount(bucketID: bucketID, keyBytes)
+    }
+
+    private func groupCandidateCount(bucketID: Int32, _ keyBytes: UnsafeBufferPointer<UInt8>) -> Int {
+        let byBucket = bucketID >= 0 ? bucketGroups[Int(bucketID)].candidateCount(along: keyBytes) : 0
+        return byBucket + anyBucketGroup.candidateCount(along: keyBytes)
+    }
+
+    /// For every rule in load order: whether `record` matches it and, if not, the first failing condition.
+    public func explain(_ record: EventRecord) -> [RuleExplanation] {
+        specs.indices.map { index in
+            let failure = specs[index].firstFailure(for: record)
+            return RuleExplanation(
+                rule: ruleNames[index],
+                file: ruleFiles[index],
+                matched: failure == nil,
+                targets: ruleTargetNames[index],
+                reason: failure
+            )
+        }
+    }
+}

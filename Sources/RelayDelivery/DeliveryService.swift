@@ -1,0 +1,331 @@
+import Foundation
+import Logging
+import Metrics
+import RelayCore
+import RelaySpool
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers spooled deliveries to their targets: one worker per target, at most `maxInFlight` attempts in flight
+/// per target, retries with backoff from `RetryPolicy`, dead letters when a delivery gives up (DESIGN §4).
+///
+/// The spool is the source of truth: a worker reads due rows from it, so the backlog lives on disk and a restart
+/// resumes where the last run stopped. A row stays claimed by its worker until the spool has committed its outcome
+/// (deleted, rescheduled), so no row is ever in flight twice in one process.
+public final class DeliveryService: Service, Sendable {
+    private let client: CurlClient
+    private let spool: Spool
+    private let deadLetters: DeadLetterFile
+    private let targets: @Sendable (String) -> Target?
+    private let targetNames: @Sendable () -> [String]
+    private let logger: Logger
+    private let now: @Sendable () -> Int64
+    private let workers = Mutex<[String: TargetWorker]>([:])
+    private let newTargets = WakeSignal()
+    private let stopping = Atomic<Bool>(false)
+    private let metrics = DeliveryMetrics()
+
+    /// - Parameters:
+    ///   - targets: looks a target up by name in the rule set in force (rules can be reloaded).
+    ///   - targetNames: the names of the targets in force, for the workers started at launch.
+    ///   - now: the wall clock in milliseconds since the epoch.
+    public init(
+        client: CurlClient,
+        spool: Spool,
+        deadLetters: DeadLetterFile,
+        targets: @escaping @Sendable (String) -> Target?,
+        targetNames: @escaping @Sendable () -> [String],
+        logger: Logger,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) {
+        self.client = client
+        self.spool = spool
+        self.deadLetters = deadLetters
+        self.targets = targets
+        self.targetNames = targetNames
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Tells the workers of `targets` that new rows are due; starts a worker for a target seen for the first time.
+    public func wake(targets names: [String]) {
+        var unknown = false
+        workers.withLock { workers in
+            for name in names {
+                if let worker = workers[name] {
+                    worker.signal.signal()
+                } else {
+                    unknown = true
+                }
+            }
+        }
+        if unknown {
+            pendingNew.withLock { $0.formUnion(names) }
+            newTargets.signal()
+        }
+    }
+
+    private let pendingNew = Mutex<Set<String>>([])
+
+    /// Publishes the spool gauges (called before `/metrics` is rendered).
+    public func updateGauges() {
+        metrics.pending.record(spool.pendingCount)
+        metrics.pendingBytes.record(spool.pendingBytes)
+    }
+
+    public func run() async throws {
+        var initial = Set(targetNames())
+        do {
+            initial.formUnion(try await spool.pendingTargets())
+        } catch {
+            logger.error("Cannot list the spool's pending targets", metadata: ["error": "\(error)"])
+        }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for name in initial.sorted() {
+                    startWorker(name, in: &group)
+                }
+                while !stopping.load(ordering: .relaxed) {
+                    await newTargets.wait()
+                    let names = pendingNew.withLock { names -> Set<String> in
+                        defer { names.removeAll() }
+                        return names
+                    }
+                    for name in names.sorted() {
+                        startWorker(name, in: &group)
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.newTargets.signal()
+            let all = self.workers.withLock { Array($0.values) }
+            for worker in all { worker.signal.signal() }
+        }
+        logger.info("Delivery stopped; undelivered rows stay in the spool")
+    }
+
+    private func startWorker(_ name: String, in group: inout DiscardingTaskGroup) {
+        let worker = workers.withLock { workers -> TargetWorker? in
+            guard workers[name] == nil else { return nil }
+            let worker = TargetWorker(name: name)
+            workers[name] = worker
+            return worker
+        }
+        guard let worker else { return }
+        group.addTask { await self.runWorker(worker) }
+    }
+
+    /// One target's loop: claim due rows up to the target's `maxInFlight`, attempt each in a child task, sleep until
+    /// the next row is due or a wake-up arrives.
+    private func runWorker(_ worker: TargetWorker) async {
+        await withDiscardingTaskGroup { group in
+            while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+                var sleep: Duration = .seconds(5)
+                guard let target = targets(worker.name) else {
+                    await deadLetterOrphans(worker)
+                    await worker.signal.wait(timeout: .seconds(30))
+                    continue
+                }
+                let claimed = worker.claimed.withLock { $0 }
+                let room = max(target.maxInFlight, 1) - claimed.count
+                if room > 0 {
+                    let now = self.now()
+                    do {
+                        let rows = try await spool.due(target: worker.name, now: now, limit: room, excluding: claimed)
+                        if !rows.isEmpty {
+                            worker.claimed.withLock { claimed in
+                                for row in rows { claimed.insert(row.rowID) }
+                            }
+                        }
+                        for row in rows {
+                            group.addTask { await self.attempt(row, target: target, worker: worker) }
+                        }
+                        if rows.count < room {
+                            let excluding = worker.claimed.withLock { $0 }
+                            if let next = try await spool.nextAttemptTime(target: worker.name, excluding: excluding) {
+                                sleep = .milliseconds(min(max(next - self.now(), 1), 5000))
+                            }
+                        } else {
+                            // Full: completions wake the worker.
+                            sleep = .seconds(5)
+                        }
+                    } catch {
+                        logger.error(
+                            "Cannot read due deliveries from the spool",
+                            metadata: ["target.name": "\(worker.name)", "error": "\(error)"]
+                        )
+                        sleep = .seconds(1)
+                    }
+                }
+                await worker.signal.wait(timeout: sleep)
+            }
+        }
+    }
+
+    /// Rows of a target that is no longer in the rules go to the dead-letter file, so nothing waits forever unseen.
+    private func deadLetterOrphans(_ worker: TargetWorker) async {
+        do {
+            let rows = try await spool.due(target: worker.name, now: Int64.max, limit: 256, excluding: [])
+            for row in rows {
+                let letter = DeadLetter(
+                    time: DeadLetter.timestamp(millisecondsSince1970: now()),
+                    reason: "unknown_target",
+                    rule: row.rule,
+                    target: row.target,
+                    deliveryID: row.deliveryID,
+                    attempts: row.attempts,
+                    lastStatus: row.lastStatus,
+                    lastError: row.lastError,
+                    detail: "target \"\(row.target)\" is not in the rules in force",
+                    payload: String(decoding: row.payload, as: UTF8.self)
+                )
+                try await deadLetters.append([letter])
+                try await spool.removeDeadLettered(rowID: row.rowID)
+                metrics.outcome(target: row.target, "dead_letter")
+            }
+            if !rows.isEmpty {
+                logger.warning(
+                    "Dead-lettered deliveries of a target that is no longer in the rules",
+                    metadata: ["target.name": "\(worker.name)", "deliveries": "\(rows.count)"]
+                )
+            }
+        } catch {
+            logger.error(
+                "Cannot dead-letter deliveries of an unknown target",
+                metadata: ["target.name": "\(worker.name)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// One attempt of one delivery, and the spool update its outcome calls for.
+    private func attempt(_ row: SpooledDelivery, target: Target, worker: TargetWorker) async {
+        let attemptNumber = row.attempts + 1
+        var headers = target.headers
+        headers.append((name: "Content-Type", value: "application/json"))
+        headers.append((name: "User-Agent", value: "bucket-relay/1"))
+        headers.append((name: "webhook-id", value: row.deliveryID))
+        headers.append((name: "X-Relay-Attempt", value: String(attemptNumber)))
+        headers.append((name: "X-Relay-Rule", value: row.rule))
+        let request = HTTPRequest(
+            method: "POST",
+            url: target.url,
+            headers: headers,
+            body: row.payload,
+            timeout: target.timeout,
+            connectTimeout: min(target.timeout, .seconds(5))
+        )
+        let started = ContinuousClock.now
+        let outcome: AttemptOutcome
+        do {
+            outcome = .response(try await client.execute(request))
+        } catch let error as TransportError {
+            outcome = .transportError(error)
+        } catch {
+            // Cancelled (shutdown): the row stays in the spool as it was and is attempted after the restart.
+            release(row, worker)
+            return
+        }
+        metrics.latency(target: target.name, ContinuousClock.now - started)
+        let configuration = RetryConfiguration(
+            attempts: target.retry.attempts,
+            initialBackoff: target.retry.initialBackoff,
+            maxBackoff: target.retry.maxBackoff
+        )
+        var random = SystemRandomNumberGenerator()
+        let nowMs = now()
+        let decision = RetryPolicy(configuration: configuration).decide(
+            outcome,
+            attempts: attemptNumber,
+            now: Double(nowMs) / 1000,
+            using: &random
+        )
+        let status = outcome.status
+        let errorText = outcome.errorDescription
+        var logMetadata: Logger.Metadata = [
+            "target.name": "\(target.name)", "rule.name": "\(row.rule)", "delivery.id": "\(row.deliveryID)",
+            "delivery.attempt": "\(attemptNumber)",
+        ]
+        if let status { logMetadata["http.response.status_code"] = "\(status)" }
+        if let errorText { logMetadata["error"] = "\(errorText)" }
+        do {
+            switch decision {
+            case .delivered:
+                try await spool.complete(rowID: row.rowID)
+                metrics.outcome(target: target.name, "delivered")
+                logger.info("Delivered", metadata: logMetadata)
+            case .retry(let after):
+                let delay = after.components.seconds * 1000 + after.components.attoseconds / 1_000_000_000_000_000
+                try await spool.reschedule(
+                    rowID: row.rowID,
+                    attempts: attemptNumber,
+                    nextAttemptAt: nowMs + delay,
+                    lastStatus: status,
+                    lastError: errorText
+                )
+                metrics.outcome(target: target.name, "retry")
+                logMetadata["delivery.retry_in_ms"] = "\(delay)"
+                logger.warning("Delivery attempt failed, will retry", metadata: logMetadata)
+            case .deadLetter(let reason):
+                let letter = DeadLetter(
+                    time: DeadLetter.timestamp(millisecondsSince1970: nowMs),
+                    reason: reason.rawValue,
+                    rule: row.rule,
+                    target: target.name,
+                    url: target.url,
+                    deliveryID: row.deliveryID,
+                    attempts: attemptNumber,
+                    lastStatus: status,
+                    lastError: errorText,
+                    payload: String(decoding: row.payload, as: UTF8.self)
+                )
+                try await deadLetters.append([letter])
+                try await spool.removeDeadLettered(rowID: row.rowID)
+                metrics.outcome(target: target.name, "dead_letter")
+                logMetadata["dead_letter.reason"] = "\(reason.rawValue)"
+                logger.error("Delivery dead-lettered", metadata: logMetadata)
+            }
+        } catch {
+            // The spool or the dead-letter file could not record the outcome: the row stays as it was and is tried
+            // again later (a duplicate at worst, never a loss). Back off so a full disk is not hammered.
+            logMetadata["spool.error"] = "\(error)"
+            logger.error("Cannot record a delivery outcome; the delivery stays pending", metadata: logMetadata)
+            try? await Task.sleep(for: .seconds(1))
+        }
+        release(row, worker)
+    }
+
+    private func release(_ row: SpooledDelivery, _ worker: TargetWorker) {
+        worker.claimed.withLock { _ = $0.remove(row.rowID) }
+        worker.signal.signal()
+    }
+}
+
+/// The state of one target's worker shared with its attempt tasks.
+final class TargetWorker: Sendable {
+    let name: String
+    let signal = WakeSignal()
+    /// Row ids read from the spool and not yet settled: in flight, or waiting for their outcome's commit.
+    let claimed = Mutex<Set<Int64>>([])
+
+    init(name: String) {
+        self.name = name
+    }
+}
+
+extension AttemptOutcome {
+    var status: Int? {
+        if case .response(let response) = self { return response.status }
+        return nil
+    }
+
+    var errorDescription: String? {
+        switch self {
+        case .response(let response):
+            if (200..<300).contains(response.status) { return nil }
+            return "HTTP \(response.status)"
+        case .transportError(let error):
+            return error.description
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import RelayCore
+import RelayDelivery
+import RelaySpool
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Why the relay could not start: invalid rules, or a data directory it cannot use.
+public struct RelayStartError: Error, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalidRules = "invalid_rules"
+        case dataDirectory = "data_directory"
+        case transport
+    }
+
+    public var code: Code
+    public var message: String
+    public var diagnostics: RuleSetDiagnostics?
+
+    public var description: String { message }
+}
+
+/// The relay: rules, spool, dead-letter file, delivery service and HTTP server, wired together.
+///
+/// Shape of a run: `Relay(configuration:logger:)` loads the rules and opens the spool (throwing `RelayStartError`),
+/// then `run()` serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`.
+public final class Relay: Sendable {
+    public let configuration: RelayConfiguration
+    public let rules: RuleSetStore
+    public let spool: Spool
+    public let deadLetters: DeadLetterFile
+    public let delivery: DeliveryService
+    public let ingress: Ingress
+    let client: CurlClient
+    let logger: Logger
+    let prometheus: PrometheusCollectorRegistry?
+    private let serviceGroup: Mutex<ServiceGroup?> = Mutex(nil)
+
+    /// Loads the rules and opens the data directory.
+    /// - Parameter prometheus: the registry `/metrics` exports; nil leaves `/metrics` out.
+    public init(
+        configuration: RelayConfiguration,
+        logger: Logger,
+        prometheus: PrometheusCollectorRegistry? = nil
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.prometheus = prometheus
+        let ruleSet: RuleSet
+        switch RuleFiles.load(path: configuration.rulesPath, environment: configuration.environment) {
+        case .success(let loaded):
+            ruleSet = loaded
+        case .failure(let diagnostics):
+            throw RelayStartError(
+                code: .invalidRules,
+                message: "invalid rules in \(configuration.rulesPath)",
+                diagnostics: diagnostics
+            )
+        }
+        self.rules = RuleSetStore(path: configuration.rulesPath, initial: ruleSet)
+        do {
+            try FileManager.default.createDirectory(
+                atPath: configuration.dataDirectory,
+                withIntermediateDirectories: true
+            )
+            var spoolConfiguration = SpoolConfiguration()
+            spoolConfiguration.maxPendingCount = configuration.spoolMaxCount
+            spoolConfiguration.maxPendingBytes = configuration.spoolMaxBytes
+            self.spool = try Spool(
+                directory: configuration.dataDirectory,
+                configuration: spoolConfiguration,
+                logger: logger
+            )
+            self.deadLetters = try DeadLetterFile(path: configuration.dataDirectory + "/dead-letter.jsonl")
+        } catch {
+            throw RelayStartError(
+                code: .dataDirectory,
+                message: "cannot use data directory \(configuration.dataDirectory): \(error)"
+            )
+        }
+        do {
+            self.client = try CurlClient()
+        } catch {
+            throw RelayStartError(code: .transport, message: "cannot start libcurl: \(error)")
+        }
+        let rules = self.rules
+        self.delivery = DeliveryService(
+            client: client,
+            spool: spool,
+            deadLetters: deadLetters,
+            targets: { name in rules.current.target(named: name) },
+            targetNames: { rules.current.targets.map(\.name) },
+            logger: logger
+        )
+        self.ingress = Ingress(
+            rules: rules,
+            spool: spool,
+            deadLetters: deadLetters,
+            delivery: delivery,
+            logger: logger
+        )
+    }
+
+    /// Serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`, then stops gracefully: the server stops accepting,
+    /// in-flight deliveries get the grace period, whatever is left stays in the spool for the next start.
+    /// - Parameter onServerRunning: called with the bound port once the server listens.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let router = RelayRoutes.router(relay: self)
+        let logger = self.logger
+        let app = Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "bucket-relay"
+            ),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("Relay listening", metadata: ["server.port": "\(port)"])
+                await onServerRunning(port)
+            },
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: delivery),
+                    .init(service: RulesReloader(rules: rules, environment: configuration.environment, logger: logger)),
+                    .init(service: app),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        serviceGroup.withLock { $0 = group }
+        defer { client.shutdown() }
+        try await group.run()
+    }
+
+    /// Starts a graceful stop of a running `run()`.
+    public func triggerGracefulShutdown() async {
+        let group = serviceGroup.withLock { $0 }
+        await group?.triggerGracefulShutdown()
+    }
+}

@@ -1,0 +1,27 @@
+/// Settings of `bucket-relay serve` (DESIGN §5). Each has a flag and an environment twin `RELAY_<FLAG>`; a flag
+/// beats its twin.
+public struct RelayConfiguration: Sendable {
+    /// `--host` / `RELAY_HOST`: the address to listen on. Default `0.0.0.0`.
+    public var host: String = "0.0.0.0"
+    /// `--port` / `RELAY_PORT`: the TCP port; 0 picks a free one. Default 8080.
+    public var port: Int = 8080
+    /// `--rules` / `RELAY_RULES`: a rule file, or a directory of `*.json` rule files. Default `rules`.
+    public var rulesPath: String = "rules"
+    /// `--data-dir` / `RELAY_DATA_DIR`: holds `spool.sqlite` and `dead-letter.jsonl`. Default `data`.
+    public var dataDirectory: String = "data"
+    /// `--auth-token` / `RELAY_AUTH_TOKEN`: when set, requests need `Authorization: Bearer TOKEN` (MinIO's
+    /// `auth_token` arrives that way). Default none.
+    public var authToken: String?
+    /// `--max-body` / `RELAY_MAX_BODY`: the largest request body accepted, in bytes; larger gets 413. Default 1 MiB.
+    public var maxBodyBytes: Int = 1 << 20
+    /// `--spool-max` / `RELAY_SPOOL_MAX`: pending deliveries allowed in the spool, as a count. Beyond it: 503.
+    public var spoolMaxCount: Int?
+    /// `--spool-max` with a byte unit (e.g. `2GiB`): pending payload bytes allowed in the spool. Beyond it: 503.
+    public var spoolMaxBytes: Int64?
+    /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.
+    public var shutdownGracePeriod: Duration = .seconds(10)
+    /// The environment used for `${NAME}` expansion in rules.
+    public var environment: [String: String] = [:]
+
+    public init() {}
+}

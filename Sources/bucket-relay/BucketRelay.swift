@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `bucket-relay`: receives S3 bucket events, matches them against JSON rules and delivers them to HTTP targets.
+@main
+struct BucketRelay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bucket-relay",
+        abstract: "Relay S3 bucket events (MinIO, AWS S3, Ceph RGW) to HTTP targets by JSON rules.",
+        version: "0.1.0",
+        subcommands: [Serve.self, Validate.self, Match.self, Replay.self, MCConfig.self],
+        defaultSubcommand: Serve.self
+    )
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import RelayCore
+import RelayServer
+
+/// `bucket-relay match`: which rules and targets each record of an event body reaches.
+struct Match: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show which rules and targets each record of EVENT.json reaches (and, with --explain, why not)."
+    )
+
+    @Option(help: "Rule file or directory of *.json rule files (RELAY_RULES). Default rules.")
+    var rules: String?
+    @Flag(help: "Also say why each other rule did not match.")
+    var explain = false
+    @Argument(help: "A request body as a sender POSTs it (MinIO, AWS or RGW JSON).")
+    var event: String
+
+    func run() throws {
+        let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
+        let ruleSet: RuleSet
+        switch RuleFiles.load(path: path, environment: ProcessEnvironment.values) {
+        case .success(let loaded):
+            ruleSet = loaded
+        case .failure(let diagnostics):
+            for diagnostic in diagnostics.diagnostics {
+                printError(diagnostic.description)
+            }
+            throw ExitCode(1)
+        }
+        guard let data = FileManager.default.contents(atPath: event) else {
+            printError("\(event): cannot read file")
+            throw ExitCode(1)
+        }
+        switch EventDecoder.decode([UInt8](data)) {
+        case .empty:
+            print("\(event): empty body (answered 200, routed nowhere)")
+        case .notJSON(let error):
+            print("\(event): not JSON (answered 400): \(error)")
+            throw ExitCode(1)
+        case .testEvent(let name):
+            print("\(event): \(name) (answered 200, routed nowhere)")
+        case .undecodable(let problem):
+            print("\(event): not a routable S3 event (dead-lettered as undecodable): \(problem.field): \(problem.reason)")
+        case .events(let events):
+            for (index, result) in events.records.enumerated() {
+                switch result {
+                case .undecodable(_, let problem):
+                    print("record \(index): undecodable (dead-lettered): \(problem.field): \(problem.reason)")
+                case .record(let record):
+                    describe(index: index, record: record, ruleSet: ruleSet)
+                }
+            }
+        }
+    }
+
+    private func describe(index: Int, record: EventRecord, ruleSet: RuleSet) {
+        print("record \(index): \(record.eventName) bucket=\(record.bucket) key=\(record.key)")
+        let matches = ruleSet.matcher.match(record)
+        if matches.isEmpty {
+            print("  no rule matched")
+        }
+        for match in matches {
+            print("  -> target \(ruleSet.targets[match.targetIndex].name) (rule \"\(match.rule)\")")
+        }
+        guard explain else { return }
+        for explanation in ruleSet.matcher.explain(record) {
+            if explanation.matched {
+                print("  rule \"\(explanation.rule)\": matched")
+            } else {
+                print("  rule \"\(explanation.rule)\": no: \(explanation.reason ?? "")")
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import RelayCore
+import RelayServer
+import RelaySpool
+
+/// `bucket-relay serve`: the relay's HTTP server and delivery loop.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive bucket events over HTTP and deliver them to the targets the rules select.",
+        discussion: """
+            Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
+            RELAY_AUTH_TOKEN, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
+            a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
+            """
+    )
+
+    @Option(help: "Address to listen on (RELAY_HOST). Default 0.0.0.0.")
+    var host: String?
+    @Option(help: "TCP port (RELAY_PORT). Default 8080.")
+    var port: Int?
+    @Option(help: "Rule file or directory of *.json rule files (RELAY_RULES). Default rules.")
+    var rules: String?
+    @Option(help: "Directory for spool.sqlite and dead-letter.jsonl (RELAY_DATA_DIR). Default data.")
+    var dataDir: String?
+    @Option(help: "Require Authorization: Bearer TOKEN (RELAY_AUTH_TOKEN). Default none.")
+    var authToken: String?
+    @Option(help: "Largest request body, e.g. 1MiB or 1048576 (RELAY_MAX_BODY). Default 1MiB.")
+    var maxBody: String?
+    @Option(help: "Spool cap: a count (100000) or bytes (2GiB) of pending deliveries (RELAY_SPOOL_MAX). Default none.")
+    var spoolMax: String?
+    @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
+    var logFormat: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
+    var logLevel: String?
+
+    func run() async throws {
+        let configuration = try resolve()
+        let format = ProcessEnvironment.twin(logFormat, "LOG_FORMAT") ?? "text"
+        let levelText = ProcessEnvironment.twin(logLevel, "LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ValidationError("--log-level: unknown level \"\(levelText)\"; use trace, debug, info, notice, "
+                + "warning, error or critical")
+        }
+        guard format == "text" || format == "json" else {
+            throw ValidationError("--log-format: unknown format \"\(format)\"; use text or json")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler =
+                format == "json" ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "bucket-relay")
+
+        let relay: Relay
+        do {
+            relay = try Relay(configuration: configuration, logger: logger, prometheus: registry)
+        } catch let error as RelayStartError {
+            if let diagnostics = error.diagnostics {
+                for diagnostic in diagnostics.diagnostics {
+                    printError(diagnostic.description)
+                }
+                printError("bucket-relay: \(diagnostics.diagnostics.count) error(s) in \(configuration.rulesPath); "
+                    + "not starting")
+            } else {
+                printError("bucket-relay: \(error.message)")
+            }
+            throw ExitCode(1)
+        }
+        let ruleSet = relay.rules.current
+        logger.info(
+            "Relay starting",
+            metadata: [
+                "rules.path": "\(configuration.rulesPath)", "rules.count": "\(ruleSet.rules.count)",
+                "targets.count": "\(ruleSet.targets.count)", "data_dir": "\(configuration.dataDirectory)",
+                "spool.pending": "\(relay.spool.pendingCount)",
+            ]
+        )
+        try await relay.run()
+    }
+
+    private func resolve() throws -> RelayConfiguration {
+        var configuration = RelayConfiguration()
+        configuration.environment = ProcessEnvironment.values
+        if let host = ProcessEnvironment.twin(host, "HOST") { configuration.host = host }
+        if let port {
+            configuration.port = port
+        } else if let text = ProcessEnvironment.twin(nil, "PORT") {
+            guard let value = Int(text), (0...65535).contains(value) else {
+                throw ValidationError("RELAY_PORT: \"\(text)\" is not a port number (0-65535)")
+            }
+            configuration.port = value
+        }
+        if let rules = ProcessEnvironment.twin(rules, "RULES") { configuration.rulesPath = rules }
+        if let dataDir = ProcessEnvironment.twin(dataDir, "DATA_DIR") { configuration.dataDirectory = dataDir }
+        configuration.authToken = ProcessEnvironment.twin(authToken, "AUTH_TOKEN")
+        if let text = ProcessEnvironment.twin(maxBody, "MAX_BODY") {
+            do {
+                configuration.maxBodyBytes = Int(try ByteSize.parse(text))
+            } catch {
+                throw ValidationError("--max-body: \(error)")
+            }
+        }
+        if let text = ProcessEnvironment.twin(spoolMax, "SPOOL_MAX") {
+            if let count = Int(text) {
+                configuration.spoolMaxCount = count
+            } else {
+                do {
+                    configuration.spoolMaxBytes = try ByteSize.parse(text)
+                } catch {
+                    throw ValidationError("--spool-max: \"\(text)\" is neither a count nor a size like 2GiB")
+                }
+            }
+        }
+        return configuration
+    }
+}

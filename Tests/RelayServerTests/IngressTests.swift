@@ -1,0 +1,135 @@
+import Foundation
+import RelayCore
+import RelayDelivery
+import RelayServer
+import RelaySpool
+import RelayTestSupport
+import Testing
+
+/// What the HTTP endpoint answers to bad, big, empty and unauthenticated input; nothing refused is spooled.
+@Suite(.timeLimit(.minutes(2)))
+struct IngressTests {
+    static let rules = [
+        "rules.json": """
+        { "targets": { "hook": { "url": "${BASE}/hook" } },
+          "rules": [ { "name": "all", "match": {}, "to": ["hook"] } ] }
+        """
+    ]
+
+    @Test(arguments: ["bad/not-json.txt", "bad/truncated.json"])
+    func nonJSONGets400WithAJSONErrorAndNothingSpooled(fixture: String) async throws {
+        let body = try Fixtures.bytes(fixture)
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.with(rules: Self.rules, environment: ["BASE": receiver.url(path: "")]) { relay in
+                let response = try await relay.post(body)
+                #expect(response.status == 400)
+                let error = try JSONParser.parse(response.body)
+                #expect(error["error"]?.stringValue == "body is not JSON")
+                #expect(error["detail"]?.stringValue?.isEmpty == false)
+                #expect(relay.relay.spool.pendingCount == 0)
+                #expect(try relay.deadLetters().isEmpty)
+                #expect(try await TestHTTP.get(relay.url("/healthz")).status == 200)
+                #expect(receiver.requests.isEmpty)
+            }
+        }
+    }
+
+    static let undecodable: [(String, String)] = [
+        ("bad/records-not-array.json", "Records"),
+        ("bad/record-without-s3.json", "Records[0].s3"),
+        ("bad/size-is-string.json", "Records[0].s3.object.size"),
+        ("bad/empty-records.json", "Records"),
+        ("bad/top-level-array.json", "$"),
+    ]
+
+    @Test(arguments: undecodable)
+    func validJSONThatIsNotAnEventIsDeadLetteredAndAcknowledged(fixture: String, field: String) async throws {
+        let body = try Fixtures.bytes(fixture)
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.with(rules: Self.rules, environment: ["BASE": receiver.url(path: "")]) { relay in
+                let response = try await relay.post(body)
+                #expect(response.status == 200, "\(fixture): \(response.body)")
+                let answer = try JSONParser.parse(response.body)
+                #expect(answer["reason"]?.stringValue == "undecodable")
+                #expect(answer["field"]?.stringValue == field)
+                let letters = try relay.deadLetters()
+                #expect(letters.count == 1)
+                #expect(letters.first?.reason == "undecodable")
+                #expect(letters.first?.field == field)
+                #expect(letters.first.map { Array($0.payload.utf8) } == body)
+                #expect(relay.relay.spool.pendingCount == 0)
+                // The relay keeps serving, and a good event still goes through.
+                #expect(try await relay.post(try Fixtures.bytes("minio/put-image.json")).status == 200)
+                _ = try await receiver.waitForRequests(count: 1, path: "/hook")
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(receiver.requests.count == 1, "nothing delivered for the bad input")
+            }
+        }
+    }
+
+    @Test func emptyPostAndHeadGet200() async throws {
+        try await TestRelay.with(rules: Self.rules, environment: ["BASE": "http://127.0.0.1:1"]) { relay throws in
+            #expect(try await relay.post([]).status == 200)
+            #expect(try await TestHTTP.head(relay.url()).status == 200)
+            #expect(try await TestHTTP.head(relay.url("/")).status == 200)
+            #expect(try await TestHTTP.get(relay.url("/healthz")).status == 200)
+            #expect(try await TestHTTP.get(relay.url("/readyz")).status == 200)
+            #expect(relay.relay.spool.pendingCount == 0)
+        }
+    }
+
+    @Test func postToRootIsAcceptedLikeMinioEvent() async throws {
+        let body = try Fixtures.bytes("minio/put-image.json")
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.with(rules: Self.rules, environment: ["BASE": receiver.url(path: "")]) { relay in
+                let response = try await TestHTTP.post(relay.url("/"), body: body)
+                #expect(response.status == 200)
+                _ = try await receiver.waitForRequests(count: 1, path: "/hook")
+            }
+        }
+    }
+
+    @Test func aBodyOverMaxBodyGets413AndNothingSpooled() async throws {
+        try await TestRelay.configured(rules: Self.rules, environment: ["BASE": "http://127.0.0.1:1"]) {
+            $0.maxBodyBytes = 2000
+        } _: { relay in
+            var body = Array(#"{"Records":[{"pad":""#.utf8)
+            body.append(contentsOf: [UInt8](repeating: UInt8(ascii: "a"), count: 2000))
+            body.append(contentsOf: Array(#""}]}"#.utf8))
+            let response = try await relay.post(body)
+            #expect(response.status == 413)
+            #expect(try JSONParser.parse(response.body)["error"]?.stringValue == "body too large")
+            #expect(relay.relay.spool.pendingCount == 0)
+            #expect(try relay.deadLetters().isEmpty)
+            let next = try await relay.post(try Fixtures.bytes("minio/put-zero-size.json"))
+            #expect(next.status == 200, "\(next.body)")
+        }
+    }
+
+    @Test func authTokenIsRequiredAsBearer() async throws {
+        let body = try Fixtures.bytes("minio/put-image.json")
+        try await TestRelay.configured(rules: Self.rules, environment: ["BASE": "http://127.0.0.1:1"]) {
+            $0.authToken = "s3cret"
+        } _: { relay in
+            #expect(try await relay.post(body).status == 401)
+            #expect(try await relay.post(body, headers: [("Authorization", "Bearer wrong")]).status == 401)
+            #expect(try await relay.post(body, headers: [("Authorization", "s3cret")]).status == 401)
+            #expect(relay.relay.spool.pendingCount == 0)
+            let accepted = try await relay.post(body, headers: [("Authorization", "Bearer s3cret")])
+            #expect(accepted.status == 200)
+            #expect(try JSONParser.parse(accepted.body)["deliveries"]?.int64Value == 1)
+        }
+    }
+
+    @Test func testEventIsAcknowledgedAndRoutedNowhere() async throws {
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.with(rules: Self.rules, environment: ["BASE": receiver.url(path: "")]) { relay in
+                let response = try await relay.post(try Fixtures.bytes("aws/test-event.json"))
+                #expect(response.status == 200)
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(receiver.requests.isEmpty)
+                #expect(try relay.deadLetters().isEmpty)
+            }
+        }
+    }
+}

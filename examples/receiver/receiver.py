@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""An example downstream service for bucket-relay: prints every event it receives.
+
+Standard library only. It answers 204 by default; --status makes it answer something else (to watch the
+relay retry), --log FILE appends one JSON line per request (path, headers, body) for scripts to inspect.
+
+    python3 examples/receiver/receiver.py --port 9000
+"""
+import argparse
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--status", type=int, default=204, help="HTTP status to answer (default 204)")
+    parser.add_argument("--log", help="append one JSON line per request to this file")
+    parser.add_argument("--quiet", action="store_true", help="print nothing per request")
+    args = parser.parse_args()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            entry = {"path": self.path, "headers": dict(self.headers.items()), "body": body.decode("utf-8", "replace")}
+            if not args.quiet:
+                summary = body.decode("utf-8", "replace")
+                try:
+                    event = json.loads(body)
+                    record = (event.get("Records") or [{}])[0]
+                    summary = "%s %s/%s" % (
+                        record.get("eventName"),
+                        record.get("s3", {}).get("bucket", {}).get("name"),
+                        event.get("Key") or record.get("s3", {}).get("object", {}).get("key"),
+                    )
+                except (ValueError, AttributeError, IndexError):
+                    pass
+                print("%s %s id=%s attempt=%s %s" % (
+                    self.command, self.path, self.headers.get("webhook-id"), self.headers.get("X-Relay-Attempt"),
+                    summary), flush=True)
+            if args.log:
+                with lock, open(args.log, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+            self.send_response(args.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *items: object) -> None:  # quiet the default access log
+            pass
+
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    print("receiver listening on http://%s:%d" % (args.host, args.port), file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
