@@ -1,7 +1,7 @@
 /// Limits of one ``CurlClient`` (one libcurl multi handle).
 public struct CurlClientConfiguration: Sendable {
     /// Most connections open to one host at a time (`CURLMOPT_MAX_HOST_CONNECTIONS`). Transfers beyond this wait
-    /// in libcurl's queue; their timeout runs while they wait. Default 64.
+    /// in libcurl's queue; their timeout runs while they wait. 0 means no limit. Default 64.
     public var maxHostConnections: Int = 64
     /// Most idle connections kept in the connection cache for reuse (`CURLMOPT_MAXCONNECTS`). Default 256.
     public var maxConnections: Int = 256

@@ -87,7 +87,11 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         MatchCase(#"{"event": "ObjectCreated:*"}"#, R.record("s3:ObjectCreated:Post"), true),
         MatchCase(#"{"event": "ObjectRemoved:Delete"}"#, R.record("s3:ObjectRemoved:Delete", size: nil), true),
         MatchCase(#"{"event": "ObjectRemoved:Delete"}"#, R.record("s3:ObjectRemoved:DeleteMarkerCreated"), false),
-        MatchCase(#"{"event": ["s3:ObjectAccessed:Get", "s3:ObjectRemoved:*"]}"#, R.record("s3:ObjectAccessed:Get"), true),
+        MatchCase(
+            #"{"event": ["s3:ObjectAccessed:Get", "s3:ObjectRemoved:*"]}"#,
+            R.record("s3:ObjectAccessed:Get"),
+            true
+        ),
         // a family also accepts names outside the catalog; an exact name does not
         MatchCase(#"{"event": "s3:ObjectTagging:*"}"#, R.record("s3:ObjectTagging:Put"), true),
         MatchCase(#"{"event": "s3:ObjectCreated:*"}"#, R.record("s3:ObjectCreated:FutureName"), true),
@@ -257,7 +261,11 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         #expect(matcher.match(R.record(bucket: "bucket-17")) == [MatchedTarget(targetIndex: 0, rule: "b17")])
         // In the shared bucket the prefix trie narrows 3001 rules to the one prefix plus the rule without one.
         #expect(matcher.candidateCount(R.record(bucket: "shared", key: "dir-2500/x")) == 2)
-        #expect(matcher.match(R.record(bucket: "shared", key: "dir-2500/x")) == [MatchedTarget(targetIndex: 0, rule: "p2500")])
+        #expect(
+            matcher.match(R.record(bucket: "shared", key: "dir-2500/x")) == [
+                MatchedTarget(targetIndex: 0, rule: "p2500")
+            ]
+        )
         #expect(matcher.candidateCount(R.record(bucket: "shared", key: "elsewhere")) == 1)
         #expect(matcher.match(R.record(bucket: "shared", key: "elsewhere")).isEmpty)
         // A delete in the shared bucket: the event index leaves one candidate.
@@ -271,23 +279,30 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
 
     // MARK: - Randomized comparison with a plain reference implementation
 
-    @Test(arguments: [UInt64(1), 2, 3])
+    @Test(arguments: [UInt64(1), 2])
     func agreesWithAReferenceImplementationOnRandomRecords(seed: UInt64) {
         var random = SplitMix64(seed: seed)
         let targets = (0..<12).map { Target(name: "t\($0)", url: "http://127.0.0.1:9/\($0)") }
         var rules: [Rule] = []
-        for index in 0..<300 {
+        for index in 0..<200 {
             let to = (0..<random.int(1...3)).map { _ in "t\(random.int(0...11))" }
             rules.append(Rule(name: "rule\(index)", to: Array(Set(to)).sorted(), match: randomSpec(&random, depth: 0)))
         }
         let ruleSet = RuleSet(targets: targets, rules: rules)
-        for _ in 0..<4000 {
+        var matchedSomething = 0
+        for index in 0..<2500 {
             let record = randomRecord(&random)
             let expected = Reference.match(rules: rules, targets: targets, record)
+            if !expected.isEmpty { matchedSomething += 1 }
             #expect(ruleSet.match(record) == expected, "record \(record)")
-            let explained = ruleSet.explain(record).enumerated().filter(\.element.matched).map(\.offset)
-            #expect(explained == rules.indices.filter { Reference.holds(rules[$0].match, record) })
+            if index % 5 == 0 {
+                let explained = ruleSet.explain(record).enumerated().filter(\.element.matched).map(\.offset)
+                let reference = Reference.Record(record)
+                #expect(explained == rules.indices.filter { Reference.holds(rules[$0].match, reference) })
+            }
         }
+        // The vocabulary is small enough that many records match something.
+        #expect(matchedSomething > 500)
     }
 
     static let vocabulary = (
@@ -327,7 +342,9 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         }
         if random.chance(0.2) {
             let names = random.subset(of: ["x-amz-meta-kind", "x-amz-meta-tier"])
-            spec.metadata = names.map { MatchSpec.MetadataCondition(name: $0, values: random.subset(of: v.metadataValues)) }
+            spec.metadata = names.map {
+                MatchSpec.MetadataCondition(name: $0, values: random.subset(of: v.metadataValues))
+            }
         }
         if depth < 2, random.chance(0.2) {
             let not = randomSpec(&random, depth: depth + 1)
@@ -356,43 +373,62 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
 
 /// A deliberately plain implementation of DESIGN §3, written from the text and not from the matcher.
 enum Reference {
+    /// The record with its byte strings taken once.
+    struct Record {
+        var record: EventRecord
+        var name: [UInt8]
+        var bucket: [UInt8]
+        var key: [UInt8]
+        var mediaType: [Substring]?
+
+        init(_ record: EventRecord) {
+            self.record = record
+            name = Array(record.eventName.utf8)
+            bucket = Array(record.bucket.utf8)
+            key = Array(record.key.utf8)
+            var contentType = record.contentType ?? ""
+            if contentType.isEmpty { contentType = record.metadata["content-type"] ?? "" }
+            let media = String(contentType.split(separator: ";", omittingEmptySubsequences: false)[0])
+                .trimmingCharacters(in: [" ", "\t"]).lowercased()
+            let parts = media.split(separator: "/", omittingEmptySubsequences: false)
+            mediaType = parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty ? parts : nil
+        }
+    }
+
     static func match(rules: [Rule], targets: [Target], _ record: EventRecord) -> [MatchedTarget] {
+        let reference = Record(record)
+        let matching = rules.filter { holds($0.match, reference) }
         var out: [MatchedTarget] = []
         for (targetIndex, target) in targets.enumerated() {
-            if let rule = rules.first(where: { $0.to.contains(target.name) && holds($0.match, record) }) {
+            if let rule = matching.first(where: { $0.to.contains(target.name) }) {
                 out.append(MatchedTarget(targetIndex: targetIndex, rule: rule.name))
             }
         }
         return out
     }
 
-    static func holds(_ spec: MatchSpec, _ record: EventRecord) -> Bool {
-        let name = Array(record.eventName.utf8)
-        let key = Array(record.key.utf8)
-        if let events = spec.events, !events.contains(where: { event in
-            let bytes = Array(event.utf8)
-            return bytes.last == UInt8(ascii: "*") ? name.starts(with: bytes.dropLast()) : name == bytes
-        }) {
+    static func holds(_ spec: MatchSpec, _ r: Record) -> Bool {
+        if let events = spec.events,
+            !events.contains(where: { event in
+                let bytes = Array(event.utf8)
+                return bytes.last == UInt8(ascii: "*") ? r.name.starts(with: bytes.dropLast()) : r.name == bytes
+            })
+        {
             return false
         }
-        if let buckets = spec.buckets, !buckets.contains(where: { Array($0.utf8) == Array(record.bucket.utf8) }) {
+        if let buckets = spec.buckets, !buckets.contains(where: { Array($0.utf8) == r.bucket }) {
             return false
         }
-        if let prefixes = spec.prefixes, !prefixes.contains(where: { key.starts(with: Array($0.utf8)) }) {
+        if let prefixes = spec.prefixes, !prefixes.contains(where: { r.key.starts(with: Array($0.utf8)) }) {
             return false
         }
         if let suffixes = spec.suffixes,
-            !suffixes.contains(where: { key.reversed().starts(with: Array($0.utf8).reversed()) })
+            !suffixes.contains(where: { r.key.reversed().starts(with: Array($0.utf8).reversed()) })
         {
             return false
         }
         if let types = spec.contentTypes {
-            var contentType = record.contentType ?? ""
-            if contentType.isEmpty { contentType = record.metadata["content-type"] ?? "" }
-            let media = String(contentType.split(separator: ";", omittingEmptySubsequences: false)[0])
-                .trimmingCharacters(in: [" ", "\t"]).lowercased()
-            let parts = media.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return false }
+            guard let parts = r.mediaType else { return false }
             let ok = types.contains { type in
                 let pattern = type.split(separator: "/")
                 return (pattern[0] == "*" || pattern[0] == parts[0]) && (pattern[1] == "*" || pattern[1] == parts[1])
@@ -400,7 +436,7 @@ enum Reference {
             if !ok { return false }
         }
         if let size = spec.size {
-            guard let value = record.size ?? (record.eventName.hasPrefix("s3:ObjectCreated:") ? 0 : nil) else {
+            guard let value = r.record.size ?? (r.record.eventName.hasPrefix("s3:ObjectCreated:") ? 0 : nil) else {
                 return false
             }
             if let min = size.min, value < min { return false }
@@ -408,10 +444,10 @@ enum Reference {
         }
         for condition in spec.metadata ?? [] {
             let short = String(condition.name.dropFirst("x-amz-meta-".count))
-            guard let value = record.metadata[condition.name] ?? record.metadata[short] else { return false }
+            guard let value = r.record.metadata[condition.name] ?? r.record.metadata[short] else { return false }
             if !condition.values.contains(where: { Array($0.utf8) == Array(value.utf8) }) { return false }
         }
-        if let not = spec.not, holds(not, record) { return false }
+        if let not = spec.not, holds(not, r) { return false }
         return true
     }
 }

@@ -51,7 +51,9 @@ import Testing
         #expect(thumbnailer.format == .minio)
         #expect(thumbnailer.timeout == .seconds(5))
         #expect(thumbnailer.maxInFlight == 16)
-        #expect(thumbnailer.retry == TargetRetry(attempts: 8, initialBackoff: .milliseconds(200), maxBackoff: .seconds(30)))
+        #expect(
+            thumbnailer.retry == TargetRetry(attempts: 8, initialBackoff: .milliseconds(200), maxBackoff: .seconds(30))
+        )
         #expect(thumbnailer.signingSecrets == ["whsec_c2VjcmV0"])
         #expect(thumbnailer.file == "rules/a.json")
 
@@ -435,18 +437,37 @@ import Testing
 
     static let descriptionCases: [(Diagnostic, String)] = [
         (
-            Diagnostic(code: .invalidValue, file: "rules/a.json", line: 12, column: 9, subject: #"rule "x""#,
-                field: "match.size.min", message: "must be >= 0"),
+            Diagnostic(
+                code: .invalidValue,
+                file: "rules/a.json",
+                line: 12,
+                column: 9,
+                subject: #"rule "x""#,
+                field: "match.size.min",
+                message: "must be >= 0"
+            ),
             #"rules/a.json:12:9: error: rule "x": match.size.min: must be >= 0"#
         ),
         (
-            Diagnostic(code: .invalidValue, file: "rules/a.json", subject: #"rule "x""#, field: "match.size.min",
-                message: "must be >= 0"),
+            Diagnostic(
+                code: .invalidValue,
+                file: "rules/a.json",
+                subject: #"rule "x""#,
+                field: "match.size.min",
+                message: "must be >= 0"
+            ),
             #"rules/a.json: error: rule "x": match.size.min: must be >= 0"#
         ),
         (
-            Diagnostic(severity: .warning, code: .unusedTarget, file: "r.json", line: 1, column: 2,
-                subject: #"target "y""#, message: "m"),
+            Diagnostic(
+                severity: .warning,
+                code: .unusedTarget,
+                file: "r.json",
+                line: 1,
+                column: 2,
+                subject: #"target "y""#,
+                message: "m"
+            ),
             #"r.json:1:2: warning: target "y": m"#
         ),
         (Diagnostic(code: .syntax, file: "r.json", line: 3, message: "m"), "r.json:3: error: m"),

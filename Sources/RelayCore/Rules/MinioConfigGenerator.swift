@@ -54,7 +54,8 @@ public enum MinioConfigGenerator {
                 if let hit { types.insert(hit.name) } else { unselectable.append(name) }
             }
             if types.isEmpty {
-                let which = unselectable.isEmpty ? "MinIO sends none of its events" : unselectable.joined(separator: ", ")
+                let which =
+                    unselectable.isEmpty ? "MinIO sends none of its events" : unselectable.joined(separator: ", ")
                 notes.append("# \(label): mc event add cannot select its events (\(which)); nothing to add")
                 continue
             }

@@ -26,10 +26,13 @@ enum RecordFields {
         if metadata.isEmpty { return nil }
         if let value = metadata[fullName] { return value }
         if let value = metadata[shortName] { return value }
-        for (name, value) in metadata where equalsIgnoringASCIICase(name, fullName) || equalsIgnoringASCIICase(
-            name,
-            shortName
-        ) {
+        for (name, value) in metadata
+        where equalsIgnoringASCIICase(name, fullName)
+            || equalsIgnoringASCIICase(
+                name,
+                shortName
+            )
+        {
             return value
         }
         return nil

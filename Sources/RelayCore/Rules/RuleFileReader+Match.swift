@@ -48,8 +48,13 @@ extension RuleFileReader {
             let notPath = path + ".not"
             if let not = readMatch(member.value, subject: subject, path: notPath) {
                 if not.isEmpty {
-                    report(.invalidValue, at: member.value.range.lowerBound, subject: subject, field: notPath,
-                        "an empty \"not\" excludes every event; add conditions or remove it")
+                    report(
+                        .invalidValue,
+                        at: member.value.range.lowerBound,
+                        subject: subject,
+                        field: notPath,
+                        "an empty \"not\" excludes every event; add conditions or remove it"
+                    )
                 } else {
                     spec.not = not
                 }
@@ -68,8 +73,13 @@ extension RuleFileReader {
     ) -> [String]? {
         let noun = path.split(separator: ".").last.map(String.init) ?? path
         guard
-            let items = stringList(value, subject: subject, path: path, emptyMessage:
-                "empty list matches no \(what); remove \"\(noun)\" to match every \(what), or list at least one")
+            let items = stringList(
+                value,
+                subject: subject,
+                path: path,
+                emptyMessage:
+                    "empty list matches no \(what); remove \"\(noun)\" to match every \(what), or list at least one"
+            )
         else { return nil }
         var values: [String] = []
         var ok = true
@@ -86,8 +96,13 @@ extension RuleFileReader {
 
     private mutating func readEvents(_ value: JSONValue, subject: String, path: String) -> [String]? {
         guard
-            let items = stringList(value, subject: subject, path: path, emptyMessage:
-                "empty list matches no event; remove \"event\" to match every event, or list at least one")
+            let items = stringList(
+                value,
+                subject: subject,
+                path: path,
+                emptyMessage:
+                    "empty list matches no event; remove \"event\" to match every event, or list at least one"
+            )
         else { return nil }
         var events: [String] = []
         var ok = true
@@ -159,7 +174,8 @@ extension RuleFileReader {
         }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, isToken(parts[0]), isToken(parts[1]) else {
-            return "\(text.quotedForMessage) is not a media type; write \"type/subtype\" or \"type/*\", e.g. \"image/*\""
+            return
+                "\(text.quotedForMessage) is not a media type; write \"type/subtype\" or \"type/*\", e.g. \"image/*\""
         }
         if parts[0] == "*", parts[1] != "*" {
             return "\"*/subtype\" is not allowed; write \"type/subtype\", \"type/*\" or \"*/*\""
@@ -172,8 +188,13 @@ extension RuleFileReader {
             return nil
         }
         if fields.isEmpty {
-            report(.invalidValue, at: value.range.lowerBound, subject: subject, field: path,
-                "empty; give \"min\", \"max\" or both (inclusive, in bytes)")
+            report(
+                .invalidValue,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "empty; give \"min\", \"max\" or both (inclusive, in bytes)"
+            )
             return nil
         }
         var ok = true
@@ -187,8 +208,13 @@ extension RuleFileReader {
             if range.max == nil { ok = false }
         }
         if let min = range.min, let max = range.max, max < min, let member = fields["max"] {
-            report(.invalidValue, at: member.value.range.lowerBound, subject: subject, field: path + ".max",
-                "must be >= min (\(min)), found \(max)")
+            report(
+                .invalidValue,
+                at: member.value.range.lowerBound,
+                subject: subject,
+                field: path + ".max",
+                "must be >= min (\(min)), found \(max)"
+            )
             ok = false
         }
         return ok ? range : nil
@@ -217,8 +243,13 @@ extension RuleFileReader {
                 return nil
             }
         default:
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: path,
-                "expected a number of bytes or a size string like \"50MiB\", found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "expected a number of bytes or a size string like \"50MiB\", found \(value.typeName)"
+            )
             return nil
         }
     }
@@ -229,13 +260,23 @@ extension RuleFileReader {
         path: String
     ) -> [MatchSpec.MetadataCondition]? {
         guard case .object(let members) = value.kind else {
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: path,
-                "expected an object of metadata names and values, found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "expected an object of metadata names and values, found \(value.typeName)"
+            )
             return nil
         }
         if members.isEmpty {
-            report(.emptyList, at: value.range.lowerBound, subject: subject, field: path,
-                "empty; remove \"metadata\" or name at least one entry, e.g. {\"x-amz-meta-kind\": [\"avatar\"]}")
+            report(
+                .emptyList,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "empty; remove \"metadata\" or name at least one entry, e.g. {\"x-amz-meta-kind\": [\"avatar\"]}"
+            )
             return nil
         }
         var conditions: [MatchSpec.MetadataCondition] = []
@@ -246,23 +287,38 @@ extension RuleFileReader {
             var name = member.key.lowercased()
             if !name.hasPrefix(MatchSpec.metadataPrefix) { name = MatchSpec.metadataPrefix + name }
             guard Self.isToken(name.dropFirst(MatchSpec.metadataPrefix.count)) else {
-                report(.invalidValue, at: member.keyRange.lowerBound, subject: subject, field: itemPath,
-                    "not a metadata name; write the name with or without \"x-amz-meta-\", e.g. \"kind\"")
+                report(
+                    .invalidValue,
+                    at: member.keyRange.lowerBound,
+                    subject: subject,
+                    field: itemPath,
+                    "not a metadata name; write the name with or without \"x-amz-meta-\", e.g. \"kind\""
+                )
                 ok = false
                 continue
             }
             if let first = seen[name] {
                 let (line, column) = location(of: first)
-                report(.duplicateField, at: member.keyRange.lowerBound, subject: subject, field: itemPath,
+                report(
+                    .duplicateField,
+                    at: member.keyRange.lowerBound,
+                    subject: subject,
+                    field: itemPath,
                     "\(name) given twice (names ignore case and \"x-amz-meta-\"; first at line \(line), "
-                        + "column \(column)); merge the values into one list")
+                        + "column \(column)); merge the values into one list"
+                )
                 ok = false
                 continue
             }
             seen[name] = member.keyRange.lowerBound
             guard
-                let items = stringList(member.value, subject: subject, path: itemPath, emptyMessage:
-                    "empty list matches no value; list at least one value, or remove the entry")
+                let items = stringList(
+                    member.value,
+                    subject: subject,
+                    path: itemPath,
+                    emptyMessage:
+                        "empty list matches no value; list at least one value, or remove the entry"
+                )
             else {
                 ok = false
                 continue

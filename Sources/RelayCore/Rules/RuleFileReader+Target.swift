@@ -17,18 +17,33 @@ extension RuleFileReader {
             if let text = member.value.stringValue {
                 if let expanded = expand(text, at: member.value.range.lowerBound, subject: subject, path: "url") {
                     if let problem = Self.urlProblem(expanded) {
-                        report(.invalidValue, at: member.value.range.lowerBound, subject: subject, field: "url",
-                            "\(text.quotedForMessage) \(problem)")
+                        report(
+                            .invalidValue,
+                            at: member.value.range.lowerBound,
+                            subject: subject,
+                            field: "url",
+                            "\(text.quotedForMessage) \(problem)"
+                        )
                     }
                     target.url = expanded
                 }
             } else {
-                report(.wrongType, at: member.value.range.lowerBound, subject: subject, field: "url",
-                    "expected a URL string, found \(member.value.typeName)")
+                report(
+                    .wrongType,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: "url",
+                    "expected a URL string, found \(member.value.typeName)"
+                )
             }
         } else {
-            report(.missingField, at: value.range.lowerBound, subject: subject, field: "url",
-                "required; give the endpoint's http:// or https:// URL")
+            report(
+                .missingField,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: "url",
+                "required; give the endpoint's http:// or https:// URL"
+            )
         }
         if let member = fields["headers"] {
             target.headers = readHeaders(member.value, subject: subject)
@@ -38,13 +53,23 @@ extension RuleFileReader {
                 if let format = TargetFormat(rawValue: text) {
                     target.format = format
                 } else {
-                    report(.invalidValue, at: member.value.range.lowerBound, subject: subject, field: "format",
+                    report(
+                        .invalidValue,
+                        at: member.value.range.lowerBound,
+                        subject: subject,
+                        field: "format",
                         "unknown format \(text.quotedForMessage)"
-                            + Suggestion.hint(for: text, among: TargetFormat.allCases.map(\.rawValue)))
+                            + Suggestion.hint(for: text, among: TargetFormat.allCases.map(\.rawValue))
+                    )
                 }
             } else {
-                report(.wrongType, at: member.value.range.lowerBound, subject: subject, field: "format",
-                    "expected one of \"minio\", \"records\", \"cloudevents\", found \(member.value.typeName)")
+                report(
+                    .wrongType,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: "format",
+                    "expected one of \"minio\", \"records\", \"cloudevents\", found \(member.value.typeName)"
+                )
             }
         }
         if let member = fields["timeout"], let timeout = duration(member.value, subject: subject, path: "timeout") {
@@ -66,8 +91,13 @@ extension RuleFileReader {
 
     private mutating func readHeaders(_ value: JSONValue, subject: String) -> [(name: String, value: String)] {
         guard case .object(let members) = value.kind else {
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: "headers",
-                "expected an object of header names and string values, found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: "headers",
+                "expected an object of header names and string values, found \(value.typeName)"
+            )
             return []
         }
         var headers: [(name: String, value: String)] = []
@@ -76,35 +106,60 @@ extension RuleFileReader {
             let path = "headers." + member.key
             let lower = member.key.lowercased()
             if !Self.isToken(member.key) {
-                report(.invalidValue, at: member.keyRange.lowerBound, subject: subject, field: path,
-                    "not a valid header name; use letters, digits and !#$%&'*+-.^_`|~ only")
+                report(
+                    .invalidValue,
+                    at: member.keyRange.lowerBound,
+                    subject: subject,
+                    field: path,
+                    "not a valid header name; use letters, digits and !#$%&'*+-.^_`|~ only"
+                )
                 continue
             }
             if Self.reservedHeaders.contains(lower) {
-                report(.invalidValue, at: member.keyRange.lowerBound, subject: subject, field: path,
+                report(
+                    .invalidValue,
+                    at: member.keyRange.lowerBound,
+                    subject: subject,
+                    field: path,
                     "set by the relay; remove it (\"format\" decides the content type, \"signingSecret\" the "
-                        + "webhook-* headers)")
+                        + "webhook-* headers)"
+                )
                 continue
             }
             if let first = seen[lower] {
                 let (line, column) = location(of: first)
-                report(.duplicateField, at: member.keyRange.lowerBound, subject: subject, field: path,
+                report(
+                    .duplicateField,
+                    at: member.keyRange.lowerBound,
+                    subject: subject,
+                    field: path,
                     "header given twice (header names ignore case; first at line \(line), column \(column)); "
-                        + "remove one")
+                        + "remove one"
+                )
                 continue
             }
             seen[lower] = member.keyRange.lowerBound
             guard let text = member.value.stringValue else {
-                report(.wrongType, at: member.value.range.lowerBound, subject: subject, field: path,
-                    "expected a string, found \(member.value.typeName)")
+                report(
+                    .wrongType,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: path,
+                    "expected a string, found \(member.value.typeName)"
+                )
                 continue
             }
             guard let expanded = expand(text, at: member.value.range.lowerBound, subject: subject, path: path) else {
                 continue
             }
             if expanded.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
-                report(.invalidValue, at: member.value.range.lowerBound, subject: subject, field: path,
-                    "the value holds a line break or NUL (after ${...} expansion); remove it")
+                report(
+                    .invalidValue,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: path,
+                    "the value holds a line break or NUL (after ${...} expansion); remove it"
+                )
                 continue
             }
             headers.append((name: member.key, value: expanded))
@@ -142,12 +197,21 @@ extension RuleFileReader {
             let initial = DurationParser.format(retry.initialBackoff)
             let maximum = DurationParser.format(retry.maxBackoff)
             if let member = fields["maxBackoff"] {
-                report(.invalidValue, at: member.value.range.lowerBound, subject: subject, field: "retry.maxBackoff",
-                    "must be >= retry.initialBackoff (\(initial)), found \(maximum)")
+                report(
+                    .invalidValue,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: "retry.maxBackoff",
+                    "must be >= retry.initialBackoff (\(initial)), found \(maximum)"
+                )
             } else if let member = fields["initialBackoff"] {
-                report(.invalidValue, at: member.value.range.lowerBound, subject: subject,
+                report(
+                    .invalidValue,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
                     field: "retry.initialBackoff",
-                    "must be <= retry.maxBackoff (\(maximum), the default); lower it or set retry.maxBackoff")
+                    "must be <= retry.maxBackoff (\(maximum), the default); lower it or set retry.maxBackoff"
+                )
             }
         }
         return retry
@@ -155,22 +219,37 @@ extension RuleFileReader {
 
     private mutating func readSecrets(_ value: JSONValue, subject: String) -> [String] {
         guard
-            let items = stringList(value, subject: subject, path: "signingSecret", emptyMessage:
-                "empty list; give a secret, or remove \"signingSecret\" to send unsigned requests")
+            let items = stringList(
+                value,
+                subject: subject,
+                path: "signingSecret",
+                emptyMessage:
+                    "empty list; give a secret, or remove \"signingSecret\" to send unsigned requests"
+            )
         else { return [] }
         var secrets: [String] = []
         for item in items {
             let path = items.count == 1 && value.stringValue != nil ? "signingSecret" : item.path
             guard let secret = expand(item.value, at: item.offset, subject: subject, path: path) else { continue }
             if secret.isEmpty {
-                report(.invalidValue, at: item.offset, subject: subject, field: path,
-                    "empty secret; give one, or remove \"signingSecret\" to send unsigned requests")
+                report(
+                    .invalidValue,
+                    at: item.offset,
+                    subject: subject,
+                    field: path,
+                    "empty secret; give one, or remove \"signingSecret\" to send unsigned requests"
+                )
                 continue
             }
             if secret.hasPrefix("whsec_"), !Self.isBase64(secret.utf8.dropFirst(6)) {
-                report(.invalidValue, at: item.offset, subject: subject, field: path,
+                report(
+                    .invalidValue,
+                    at: item.offset,
+                    subject: subject,
+                    field: path,
                     "a \"whsec_\" secret must be followed by base64 (A-Z, a-z, 0-9, +, /, = padding); "
-                        + "copy it whole, or drop the \"whsec_\" prefix to use the text as a raw secret")
+                        + "copy it whole, or drop the \"whsec_\" prefix to use the text as a raw secret"
+                )
                 continue
             }
             secrets.append(secret)

@@ -170,8 +170,13 @@ struct RuleFileReader {
     private mutating func readRule(_ value: JSONValue, index: Int) {
         var subject = "rules[\(index)]"
         guard case .object = value.kind else {
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: nil,
-                "expected a rule object, found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: nil,
+                "expected a rule object, found \(value.typeName)"
+            )
             return
         }
         // The name first, so that every other diagnostic can say which rule it is about.
@@ -191,15 +196,30 @@ struct RuleFileReader {
         if name == nil {
             if let nameValue = fields["name"]?.value {
                 if nameValue.stringValue == nil {
-                    report(.wrongType, at: nameValue.range.lowerBound, subject: subject, field: "name",
-                        "expected a string, found \(nameValue.typeName)")
+                    report(
+                        .wrongType,
+                        at: nameValue.range.lowerBound,
+                        subject: subject,
+                        field: "name",
+                        "expected a string, found \(nameValue.typeName)"
+                    )
                 } else {
-                    report(.invalidValue, at: nameValue.range.lowerBound, subject: subject, field: "name",
-                        "must be non-empty and free of control characters; give the rule a unique name")
+                    report(
+                        .invalidValue,
+                        at: nameValue.range.lowerBound,
+                        subject: subject,
+                        field: "name",
+                        "must be non-empty and free of control characters; give the rule a unique name"
+                    )
                 }
             } else {
-                report(.missingField, at: value.range.lowerBound, subject: subject, field: "name",
-                    "required; give the rule a unique name")
+                report(
+                    .missingField,
+                    at: value.range.lowerBound,
+                    subject: subject,
+                    field: "name",
+                    "required; give the rule a unique name"
+                )
             }
         }
         var match = MatchSpec()
@@ -208,21 +228,35 @@ struct RuleFileReader {
         }
         var references: [TargetReference] = []
         if let member = fields["to"] {
-            if let items = stringList(member.value, subject: subject, path: "to", emptyMessage:
-                "empty list sends matched events nowhere; name at least one target")
-            {
+            if let items = stringList(
+                member.value,
+                subject: subject,
+                path: "to",
+                emptyMessage:
+                    "empty list sends matched events nowhere; name at least one target"
+            ) {
                 for item in items {
                     if item.value.isEmpty {
-                        report(.invalidValue, at: item.offset, subject: subject, field: item.path,
-                            "empty target name; name a target declared under \"targets\"")
+                        report(
+                            .invalidValue,
+                            at: item.offset,
+                            subject: subject,
+                            field: item.path,
+                            "empty target name; name a target declared under \"targets\""
+                        )
                     } else if !references.contains(where: { $0.name == item.value }) {
                         references.append(TargetReference(name: item.value, offset: item.offset, field: item.path))
                     }
                 }
             }
         } else {
-            report(.missingField, at: value.range.lowerBound, subject: subject, field: "to",
-                "required; name the targets matched events go to, e.g. \"to\": [\"thumbnailer\"]")
+            report(
+                .missingField,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: "to",
+                "required; name the targets matched events go to, e.g. \"to\": [\"thumbnailer\"]"
+            )
         }
         var rule: Rule?
         if let name, errorCount == before {
@@ -249,22 +283,37 @@ struct RuleFileReader {
         allowed: [String]
     ) -> [String: JSONMember]? {
         guard case .object(let members) = value.kind else {
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: path,
-                "expected an object, found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "expected an object, found \(value.typeName)"
+            )
             return nil
         }
         var fields: [String: JSONMember] = [:]
         for member in members {
             let field = Self.join(path, member.key)
             if !allowed.contains(member.key) {
-                report(.unknownField, at: member.keyRange.lowerBound, subject: subject, field: field,
-                    "unknown field" + Suggestion.hint(for: member.key, among: allowed))
+                report(
+                    .unknownField,
+                    at: member.keyRange.lowerBound,
+                    subject: subject,
+                    field: field,
+                    "unknown field" + Suggestion.hint(for: member.key, among: allowed)
+                )
                 continue
             }
             if let first = fields[member.key] {
                 let (line, column) = location(of: first.keyRange.lowerBound)
-                report(.duplicateField, at: member.keyRange.lowerBound, subject: subject, field: field,
-                    "duplicate field (first at line \(line), column \(column)); remove one")
+                report(
+                    .duplicateField,
+                    at: member.keyRange.lowerBound,
+                    subject: subject,
+                    field: field,
+                    "duplicate field (first at line \(line), column \(column)); remove one"
+                )
                 continue
             }
             fields[member.key] = member
@@ -298,8 +347,13 @@ struct RuleFileReader {
             for (index, element) in elements.enumerated() {
                 let itemPath = "\(path)[\(index)]"
                 guard let text = element.stringValue else {
-                    report(.wrongType, at: element.range.lowerBound, subject: subject, field: itemPath,
-                        "expected a string, found \(element.typeName)")
+                    report(
+                        .wrongType,
+                        at: element.range.lowerBound,
+                        subject: subject,
+                        field: itemPath,
+                        "expected a string, found \(element.typeName)"
+                    )
                     ok = false
                     continue
                 }
@@ -309,8 +363,13 @@ struct RuleFileReader {
             }
             return ok ? items : nil
         default:
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: path,
-                "expected a string or an array of strings, found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "expected a string or an array of strings, found \(value.typeName)"
+            )
             return nil
         }
     }
@@ -323,18 +382,33 @@ struct RuleFileReader {
         in range: ClosedRange<Int>
     ) -> Int? {
         guard case .number = value.kind else {
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: path,
-                "expected an integer, found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "expected an integer, found \(value.typeName)"
+            )
             return nil
         }
         guard let number = value.int64Value else {
-            report(.invalidValue, at: value.range.lowerBound, subject: subject, field: path,
-                "must be a whole number between \(range.lowerBound) and \(range.upperBound)")
+            report(
+                .invalidValue,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "must be a whole number between \(range.lowerBound) and \(range.upperBound)"
+            )
             return nil
         }
         guard number >= Int64(range.lowerBound), number <= Int64(range.upperBound) else {
-            report(.invalidValue, at: value.range.lowerBound, subject: subject, field: path,
-                "must be between \(range.lowerBound) and \(range.upperBound), found \(number)")
+            report(
+                .invalidValue,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "must be between \(range.lowerBound) and \(range.upperBound), found \(number)"
+            )
             return nil
         }
         return Int(number)
@@ -343,15 +417,25 @@ struct RuleFileReader {
     /// A duration string such as `"5s"`, greater than zero.
     mutating func duration(_ value: JSONValue, subject: String?, path: String) -> Duration? {
         guard let text = value.stringValue else {
-            report(.wrongType, at: value.range.lowerBound, subject: subject, field: path,
-                "expected a duration string such as \"5s\" or \"200ms\", found \(value.typeName)")
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: path,
+                "expected a duration string such as \"5s\" or \"200ms\", found \(value.typeName)"
+            )
             return nil
         }
         do {
             let duration = try DurationParser.parse(text)
             guard duration > .zero else {
-                report(.invalidValue, at: value.range.lowerBound, subject: subject, field: path,
-                    "must be greater than 0, e.g. \"5s\"")
+                report(
+                    .invalidValue,
+                    at: value.range.lowerBound,
+                    subject: subject,
+                    field: path,
+                    "must be greater than 0, e.g. \"5s\""
+                )
                 return nil
             }
             return duration
@@ -384,23 +468,38 @@ struct RuleFileReader {
                 continue
             }
             guard let close = bytes[(index + 2)...].firstIndex(of: UInt8(ascii: "}")) else {
-                report(.invalidValue, at: offset, subject: subject, field: path,
-                    "unterminated \"${\"; write ${NAME}, or $${ for a literal ${")
+                report(
+                    .invalidValue,
+                    at: offset,
+                    subject: subject,
+                    field: path,
+                    "unterminated \"${\"; write ${NAME}, or $${ for a literal ${"
+                )
                 return nil
             }
             let name = String(decoding: bytes[(index + 2)..<close], as: UTF8.self)
             if !Self.isVariableName(name) {
-                report(.invalidValue, at: offset, subject: subject, field: path,
+                report(
+                    .invalidValue,
+                    at: offset,
+                    subject: subject,
+                    field: path,
                     "\("${\(name)}".quotedForMessage) is not a variable reference; names are letters, digits and "
-                        + "_, not starting with a digit (write $${ for a literal ${)")
+                        + "_, not starting with a digit (write $${ for a literal ${)"
+                )
                 ok = false
             } else if let value = environment[name], !value.isEmpty {
                 out += Array(value.utf8)
             } else {
                 let state = environment[name] == nil ? "is not set" : "is set but empty"
-                report(.missingVariable, at: offset, subject: subject, field: path,
+                report(
+                    .missingVariable,
+                    at: offset,
+                    subject: subject,
+                    field: path,
                     "environment variable \(name) \(state); set it before loading the rules (it is never "
-                        + "replaced by an empty string)")
+                        + "replaced by an empty string)"
+                )
                 ok = false
             }
             index = close + 1

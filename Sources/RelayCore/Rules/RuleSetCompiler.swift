@@ -56,9 +56,14 @@ public enum RuleSetCompiler {
         for (file, reader) in readers.enumerated() {
             for parsed in reader.targets {
                 if let first = targetOrigin[parsed.name] {
-                    add(file, .duplicateName, at: parsed.offset, subject: "target \(parsed.name.quotedForMessage)",
+                    add(
+                        file,
+                        .duplicateName,
+                        at: parsed.offset,
+                        subject: "target \(parsed.name.quotedForMessage)",
                         field: nil,
-                        "duplicate target name, first declared at \(place(first.file, first.offset)); rename one")
+                        "duplicate target name, first declared at \(place(first.file, first.offset)); rename one"
+                    )
                     allValid = false
                     continue
                 }
@@ -80,8 +85,14 @@ public enum RuleSetCompiler {
             for parsed in reader.rules {
                 if let name = parsed.name {
                     if let first = ruleOrigin[name] {
-                        add(file, .duplicateName, at: parsed.offset, subject: parsed.subject, field: "name",
-                            "duplicate rule name, first declared at \(place(first.file, first.offset)); rename one")
+                        add(
+                            file,
+                            .duplicateName,
+                            at: parsed.offset,
+                            subject: parsed.subject,
+                            field: "name",
+                            "duplicate rule name, first declared at \(place(first.file, first.offset)); rename one"
+                        )
                         allValid = false
                     } else {
                         ruleOrigin[name] = (file, parsed.offset)
@@ -94,8 +105,14 @@ public enum RuleSetCompiler {
                             Suggestion.closest(to: reference.name, among: targetNames).map {
                                 "; did you mean \($0.quotedForMessage)?"
                             } ?? "; declare it under \"targets\" in any rule file"
-                        add(file, .unknownTarget, at: reference.offset, subject: parsed.subject,
-                            field: reference.field, "unknown target \(reference.name.quotedForMessage)" + hint)
+                        add(
+                            file,
+                            .unknownTarget,
+                            at: reference.offset,
+                            subject: parsed.subject,
+                            field: reference.field,
+                            "unknown target \(reference.name.quotedForMessage)" + hint
+                        )
                         allValid = false
                     }
                 }
@@ -113,8 +130,15 @@ public enum RuleSetCompiler {
                 if targetOrigin[parsed.name]?.file != file || targetOrigin[parsed.name]?.offset != parsed.offset {
                     continue
                 }
-                add(file, .unusedTarget, at: parsed.offset, subject: "target \(parsed.name.quotedForMessage)",
-                    field: nil, "not named by any rule; add it to a rule's \"to\" or remove it", severity: .warning)
+                add(
+                    file,
+                    .unusedTarget,
+                    at: parsed.offset,
+                    subject: "target \(parsed.name.quotedForMessage)",
+                    field: nil,
+                    "not named by any rule; add it to a rule's \"to\" or remove it",
+                    severity: .warning
+                )
             }
         }
 

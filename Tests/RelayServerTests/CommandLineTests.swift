@@ -1,0 +1,108 @@
+import Foundation
+import RelayCore
+import RelayDelivery
+import RelayServer
+import RelaySpool
+import RelayTestSupport
+import Testing
+
+/// The `bucket-relay` executable, run as a user would: `validate` and `serve` on good and bad rules.
+@Suite(.timeLimit(.minutes(2)))
+struct CommandLineTests {
+    static let goodTargets = """
+        { "targets": { "hook": { "url": "http://127.0.0.1:1/hook" } } }
+        """
+
+    /// Bad rule sets: files, the expected fragments of the diagnostic (file, subject, field, reason).
+    static let badRuleSets: [(String, [String: String], [String])] = [
+        (
+            "unknown target",
+            ["a.json": #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "r1", "match": {}, "to": ["hoook"] } ] }"#],
+            ["a.json", "error:", #"rule "r1""#, "to[0]", "hoook"]
+        ),
+        (
+            "negative size",
+            ["a.json": #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "small", "match": { "size": { "min": -1 } }, "to": ["hook"] } ] }"#],
+            ["a.json", #"rule "small""#, "match.size.min", ">= 0"]
+        ),
+        (
+            "missing variable",
+            ["a.json": #"{ "targets": { "hook": { "url": "${NOT_SET_ANYWHERE}/x" } }, "rules": [ { "name": "r", "match": {}, "to": ["hook"] } ] }"#],
+            ["a.json", #"target "hook""#, "url", "NOT_SET_ANYWHERE"]
+        ),
+        (
+            "duplicate names",
+            [
+                "a.json": #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "same", "match": {}, "to": ["hook"] } ] }"#,
+                "b.json": #"{ "rules": [ { "name": "same", "match": {}, "to": ["hook"] } ] }"#,
+            ],
+            ["b.json", #"rule "same""#, "a.json"]
+        ),
+        (
+            "not JSON",
+            ["a.json": Self.goodTargets, "b.json": "{ \"rules\": [ oops ] }"],
+            ["b.json:1:", "error:"]
+        ),
+    ]
+
+    @Test(arguments: badRuleSets)
+    func badRulesMakeValidateAndServeExit1WithDiagnostics(
+        name: String,
+        files: [String: String],
+        expected: [String]
+    ) async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let rules = root + "/rules"
+        try FileManager.default.createDirectory(atPath: rules, withIntermediateDirectories: true)
+        for (file, text) in files {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: rules + "/" + file))
+        }
+        let validate = try await RelayProcess.run(["validate", "--rules", rules])
+        #expect(validate.status == 1, "\(name): \(validate.output)")
+        for fragment in expected {
+            #expect(validate.output.contains(fragment), "\(name): missing \"\(fragment)\" in:\n\(validate.output)")
+        }
+        let serve = try await RelayProcess.run(
+            ["serve", "--rules", rules, "--data-dir", root + "/data", "--host", "127.0.0.1", "--port", "0"]
+        )
+        #expect(serve.status == 1, "\(name): \(serve.output)")
+        for fragment in expected {
+            #expect(serve.output.contains(fragment), "\(name): serve output lacks \"\(fragment)\":\n\(serve.output)")
+        }
+    }
+
+    @Test func validateAcceptsTheShippedRules() async throws {
+        let result = try await RelayProcess.run(
+            ["validate", "--rules", Fixtures.packageRoot + "/rules"],
+            environment: ["RECEIVER_URL": "http://127.0.0.1:9000"]
+        )
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("ok"))
+    }
+
+    @Test func validateRulesFlagHasAnEnvironmentTwin() async throws {
+        let result = try await RelayProcess.run(
+            ["validate"],
+            environment: ["RECEIVER_URL": "http://127.0.0.1:9000", "RELAY_RULES": Fixtures.packageRoot + "/rules"]
+        )
+        #expect(result.status == 0, "\(result.output)")
+        let missing = try await RelayProcess.run(["validate"], environment: ["RELAY_RULES": "/nonexistent/rules"])
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("/nonexistent/rules"))
+    }
+
+    @Test func matchExplainsWhichRulesAndTargetsARecordReaches() async throws {
+        let result = try await RelayProcess.run(
+            [
+                "match", "--rules", Fixtures.packageRoot + "/rules", "--explain",
+                Fixtures.directory + "/minio/put-image.json",
+            ],
+            environment: ["RECEIVER_URL": "http://127.0.0.1:9000"]
+        )
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("thumbnailer"))
+        #expect(result.output.contains("audit-log"))
+        #expect(result.output.contains("uploads/2026/cat.jpg"))
+    }
+}

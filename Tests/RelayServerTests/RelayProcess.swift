@@ -1,0 +1,109 @@
+import Foundation
+import RelayCore
+import RelayDelivery
+import RelayServer
+import RelaySpool
+import RelayTestSupport
+import Synchronization
+
+/// The built `bucket-relay` executable, run as a child process (for CLI and crash tests).
+final class RelayProcess: Sendable {
+    let process: Process
+    private let output: Mutex<[UInt8]>
+
+    /// The executable next to the test bundle (built by `swift build --build-tests`), else `.build/debug`.
+    static let executable: String = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("bucket-relay").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return Fixtures.packageRoot + "/.build/debug/bucket-relay"
+    }()
+
+    private init(process: Process) {
+        self.process = process
+        self.output = Mutex([])
+    }
+
+    /// Starts `bucket-relay ARGUMENTS` with `environment` added to a minimal environment; stdout and stderr are
+    /// captured together.
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RelayProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let relay = RelayProcess(process: process)
+        pipe.fileHandleForReading.readabilityHandler = { [weak relay] handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            relay?.output.withLock { $0.append(contentsOf: data) }
+        }
+        try process.run()
+        return relay
+    }
+
+    /// Runs `bucket-relay ARGUMENTS` to completion.
+    /// - Returns: the exit status and everything it printed.
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        timeout: Duration = .seconds(30)
+    ) async throws -> (status: Int32, output: String) {
+        let relay = try start(arguments, environment: environment)
+        let deadline = ContinuousClock.now + timeout
+        while relay.process.isRunning {
+            if ContinuousClock.now > deadline {
+                relay.kill()
+                throw ReceiverError("bucket-relay \(arguments.joined(separator: " ")) did not exit within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Let the pipe's last bytes arrive.
+        try await Task.sleep(for: .milliseconds(50))
+        return (relay.process.terminationStatus, relay.text)
+    }
+
+    var text: String { output.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// Waits for the "Relay listening" log line and returns the port it names.
+    func waitForPort(timeout: Duration = .seconds(30)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let range = text.range(of: "server.port=") {
+                let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits), port > 0 { return port }
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ReceiverError("the relay did not report its port; output:\n\(text)")
+    }
+
+    /// Sends `signal` to the child (only ever this process, by its PID).
+    func signal(_ signal: Int32) {
+        if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
+    }
+
+    /// SIGKILL, then waits for the process to be gone.
+    func kill() {
+        signal(SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Waits for the process to exit; returns its status.
+    func waitForExit(timeout: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline { throw ReceiverError("the relay did not exit within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationStatus
+    }
+}
