@@ -219,9 +219,10 @@ public final class DeliveryService: Service, Sendable {
         let outcome: AttemptOutcome
         do {
             outcome = .response(try await client.execute(request))
-        } catch let error as TransportError {
+        } catch let error as TransportError where error.code != .shutdown {
             outcome = .transportError(error)
         } catch {
+            // `.shutdown`: the client stopped before asking the target, so this was not an attempt.
             // Cancelled (shutdown): the row stays in the spool as it was and is attempted after the restart.
             release(row, worker)
             return

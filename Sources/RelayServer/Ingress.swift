@@ -183,7 +183,9 @@ public final class Ingress: Sendable {
             metrics.records(.undecodable)
             logger.warning(
                 "Dead-lettered a record that is not a routable S3 event",
-                metadata: ["dead_letter.field": "\(letter.field ?? "")", "dead_letter.detail": "\(letter.detail ?? "")"]
+                metadata: [
+                    "dead_letter.field": "\(letter.field ?? "")", "dead_letter.detail": "\(letter.detail ?? "")",
+                ]
             )
         }
         metrics.requests(.accepted)
@@ -236,7 +238,11 @@ public final class Ingress: Sendable {
 /// Counters of what ingress did; labels are bounded.
 struct IngressMetrics: Sendable {
     enum RequestOutcome: String, CaseIterable {
-        case accepted, empty, testEvent = "test_event", undecodable, notJSON = "not_json", unavailable
+        case accepted, empty
+        case testEvent = "test_event"
+        case undecodable
+        case notJSON = "not_json"
+        case unavailable
     }
     enum RecordOutcome: String, CaseIterable {
         case routed, unmatched, undecodable

@@ -47,6 +47,8 @@ public enum RuleFiles {
     }
 
     private static func single(_ file: String, _ message: String) -> RuleSetDiagnostics {
-        RuleSetDiagnostics(diagnostics: [Diagnostic(code: .invalidValue, file: file, subject: nil, field: nil, message: message)])
+        RuleSetDiagnostics(diagnostics: [
+            Diagnostic(code: .invalidValue, file: file, subject: nil, field: nil, message: message)
+        ])
     }
 }

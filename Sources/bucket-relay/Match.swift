@@ -41,7 +41,9 @@ struct Match: ParsableCommand {
         case .testEvent(let name):
             print("\(event): \(name) (answered 200, routed nowhere)")
         case .undecodable(let problem):
-            print("\(event): not a routable S3 event (dead-lettered as undecodable): \(problem.field): \(problem.reason)")
+            print(
+                "\(event): not a routable S3 event (dead-lettered as undecodable): \(problem.field): \(problem.reason)"
+            )
         case .events(let events):
             for (index, result) in events.records.enumerated() {
                 switch result {

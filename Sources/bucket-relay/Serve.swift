@@ -42,8 +42,10 @@ struct Serve: AsyncParsableCommand {
         let format = ProcessEnvironment.twin(logFormat, "LOG_FORMAT") ?? "text"
         let levelText = ProcessEnvironment.twin(logLevel, "LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
-            throw ValidationError("--log-level: unknown level \"\(levelText)\"; use trace, debug, info, notice, "
-                + "warning, error or critical")
+            throw ValidationError(
+                "--log-level: unknown level \"\(levelText)\"; use trace, debug, info, notice, "
+                    + "warning, error or critical"
+            )
         }
         guard format == "text" || format == "json" else {
             throw ValidationError("--log-format: unknown format \"\(format)\"; use text or json")
@@ -66,8 +68,10 @@ struct Serve: AsyncParsableCommand {
                 for diagnostic in diagnostics.diagnostics {
                     printError(diagnostic.description)
                 }
-                printError("bucket-relay: \(diagnostics.diagnostics.count) error(s) in \(configuration.rulesPath); "
-                    + "not starting")
+                printError(
+                    "bucket-relay: \(diagnostics.diagnostics.count) error(s) in \(configuration.rulesPath); "
+                        + "not starting"
+                )
             } else {
                 printError("bucket-relay: \(error.message)")
             }

@@ -2,7 +2,7 @@ import Testing
 
 @testable import RelayCore
 
-struct ExplainCase: Sendable, CustomTestStringConvertible {
+struct RuleExplainCase: Sendable, CustomTestStringConvertible {
     var match: String
     var record: EventRecord
     var reason: String?
@@ -18,84 +18,84 @@ struct ExplainCase: Sendable, CustomTestStringConvertible {
 @Suite struct RuleExplainTests {
     typealias R = RuleTesting
 
-    static let cases: [ExplainCase] = [
-        ExplainCase(#"{"suffix": ".jpg"}"#, R.record(key: "a.jpg"), nil),
-        ExplainCase(
+    static let cases: [RuleExplainCase] = [
+        RuleExplainCase(#"{"suffix": ".jpg"}"#, R.record(key: "a.jpg"), nil),
+        RuleExplainCase(
             #"{"event": ["s3:ObjectCreated:*", "ObjectAccessed:Get"]}"#,
             R.record("s3:ObjectRemoved:Delete", size: nil),
             #"event: "s3:ObjectRemoved:Delete" is none of "s3:ObjectCreated:*", "s3:ObjectAccessed:Get""#
         ),
-        ExplainCase(#"{"bucket": "photos"}"#, R.record(bucket: "docs"), #"bucket: "docs" is none of "photos""#),
-        ExplainCase(
+        RuleExplainCase(#"{"bucket": "photos"}"#, R.record(bucket: "docs"), #"bucket: "docs" is none of "photos""#),
+        RuleExplainCase(
             #"{"prefix": ["uploads/", "raw/"]}"#,
             R.record(key: "a.txt"),
             #"prefix: key "a.txt" starts with none of "uploads/", "raw/""#
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"suffix": [".jpg", ".png"]}"#,
             R.record(key: "a.txt"),
             #"suffix: key "a.txt" ends with none of ".jpg", ".png""#
         ),
-        ExplainCase(#"{"contentType": "image/*"}"#, R.record(), "contentType: record has no content type"),
-        ExplainCase(
+        RuleExplainCase(#"{"contentType": "image/*"}"#, R.record(), "contentType: record has no content type"),
+        RuleExplainCase(
             #"{"contentType": ["image/*", "video/mp4"]}"#,
             R.record(contentType: "Text/Plain; charset=utf-8"),
             #"contentType: "text/plain" is none of "image/*", "video/mp4""#
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"size": {"min": 1}}"#,
             R.record("s3:ObjectRemoved:Delete", size: nil),
             "size: record has no size (not a created-object event)"
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"size": {"min": 1}}"#,
             R.record("s3:ObjectCreated:Put", size: nil),
             "size: 0 bytes is below the minimum of 1"
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"size": {"max": "50MiB"}}"#,
             R.record(size: 60_000_000),
             "size: 60000000 bytes is above the maximum of 52428800"
         ),
-        ExplainCase(#"{"metadata": {"Kind": "avatar"}}"#, R.record(), "metadata: record has no x-amz-meta-kind"),
-        ExplainCase(
+        RuleExplainCase(#"{"metadata": {"Kind": "avatar"}}"#, R.record(), "metadata: record has no x-amz-meta-kind"),
+        RuleExplainCase(
             #"{"metadata": {"kind": ["avatar", "banner"]}}"#,
             R.record(metadata: ["x-amz-meta-kind": "cat"]),
             #"metadata: x-amz-meta-kind "cat" is none of "avatar", "banner""#
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"prefix": "uploads/", "not": {"prefix": ["uploads/tmp/", "uploads/t"]}}"#,
             R.record(key: "uploads/tmp/a.jpg"),
             #"not: excluded by prefix "uploads/tmp/""#
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"not": {"bucket": "photos", "suffix": ".tmp", "event": "ObjectCreated:*"}}"#,
             R.record(key: "a.tmp"),
             #"not: excluded by event "s3:ObjectCreated:*" and bucket "photos" and suffix ".tmp""#
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"not": {"size": {"max": 10}, "contentType": "text/*", "metadata": {"kind": "x"}}}"#,
             R.record(size: 5, contentType: "text/csv", metadata: ["x-amz-meta-kind": "x"]),
             #"not: excluded by contentType "text/*" and size 5 (max 10) and metadata x-amz-meta-kind "x""#
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"not": {"prefix": "a/", "not": {"suffix": ".keep"}}}"#,
             R.record(key: "a/x.tmp"),
             #"not: excluded by prefix "a/" and not (suffix: key "a/x.tmp" ends with none of ".keep")"#
         ),
         // The first failing condition is reported, in the order event, bucket, prefix, suffix, ...
-        ExplainCase(
+        RuleExplainCase(
             #"{"suffix": ".png", "bucket": "docs", "size": {"min": 1000}}"#,
             R.record(key: "a.jpg"),
             #"bucket: "photos" is none of "docs""#
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"suffix": [".a", ".b", ".c", ".d", ".e", ".f", ".g", ".h", ".i", ".j", ".k", ".l"]}"#,
             R.record(key: "x"),
             #"suffix: key "x" ends with none of ".a", ".b", ".c", ".d", ".e", ".f", ".g", ".h", ".i", ".j", "#
                 + "and 2 more"
         ),
-        ExplainCase(
+        RuleExplainCase(
             #"{"prefix": "a"}"#,
             R.record(key: "line\nbreak \"q\""),
             #"prefix: key "line\nbreak \"q\"" starts with none of "a""#
@@ -103,7 +103,7 @@ struct ExplainCase: Sendable, CustomTestStringConvertible {
     ]
 
     @Test(arguments: cases)
-    func explainsTheFirstFailingConditionInPlainWords(_ testCase: ExplainCase) {
+    func explainsTheFirstFailingConditionInPlainWords(_ testCase: RuleExplainCase) {
         let ruleSet = R.ruleSet(R.singleRule(match: testCase.match))
         let explanations = ruleSet.explain(testCase.record)
         #expect(

@@ -62,7 +62,7 @@ enum RuleTesting {
     }
 }
 
-struct MatchCase: Sendable, CustomTestStringConvertible {
+struct RuleMatchCase: Sendable, CustomTestStringConvertible {
     var match: String
     var record: EventRecord
     var matches: Bool
@@ -78,112 +78,132 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
 @Suite struct RuleMatcherTests {
     typealias R = RuleTesting
 
-    static let fieldCases: [MatchCase] = [
+    static let fieldCases: [RuleMatchCase] = [
         // event: exact names and families, with and without "s3:"
-        MatchCase(#"{"event": "s3:ObjectCreated:Put"}"#, R.record("s3:ObjectCreated:Put"), true),
-        MatchCase(#"{"event": "s3:ObjectCreated:Put"}"#, R.record("s3:ObjectCreated:Copy"), false),
-        MatchCase(#"{"event": ["s3:ObjectCreated:*"]}"#, R.record("s3:ObjectCreated:CompleteMultipartUpload"), true),
-        MatchCase(#"{"event": ["s3:ObjectCreated:*"]}"#, R.record("s3:ObjectRemoved:Delete", size: nil), false),
-        MatchCase(#"{"event": "ObjectCreated:*"}"#, R.record("s3:ObjectCreated:Post"), true),
-        MatchCase(#"{"event": "ObjectRemoved:Delete"}"#, R.record("s3:ObjectRemoved:Delete", size: nil), true),
-        MatchCase(#"{"event": "ObjectRemoved:Delete"}"#, R.record("s3:ObjectRemoved:DeleteMarkerCreated"), false),
-        MatchCase(
+        RuleMatchCase(#"{"event": "s3:ObjectCreated:Put"}"#, R.record("s3:ObjectCreated:Put"), true),
+        RuleMatchCase(#"{"event": "s3:ObjectCreated:Put"}"#, R.record("s3:ObjectCreated:Copy"), false),
+        RuleMatchCase(
+            #"{"event": ["s3:ObjectCreated:*"]}"#,
+            R.record("s3:ObjectCreated:CompleteMultipartUpload"),
+            true
+        ),
+        RuleMatchCase(#"{"event": ["s3:ObjectCreated:*"]}"#, R.record("s3:ObjectRemoved:Delete", size: nil), false),
+        RuleMatchCase(#"{"event": "ObjectCreated:*"}"#, R.record("s3:ObjectCreated:Post"), true),
+        RuleMatchCase(#"{"event": "ObjectRemoved:Delete"}"#, R.record("s3:ObjectRemoved:Delete", size: nil), true),
+        RuleMatchCase(#"{"event": "ObjectRemoved:Delete"}"#, R.record("s3:ObjectRemoved:DeleteMarkerCreated"), false),
+        RuleMatchCase(
             #"{"event": ["s3:ObjectAccessed:Get", "s3:ObjectRemoved:*"]}"#,
             R.record("s3:ObjectAccessed:Get"),
             true
         ),
         // a family also accepts names outside the catalog; an exact name does not
-        MatchCase(#"{"event": "s3:ObjectTagging:*"}"#, R.record("s3:ObjectTagging:Put"), true),
-        MatchCase(#"{"event": "s3:ObjectCreated:*"}"#, R.record("s3:ObjectCreated:FutureName"), true),
-        MatchCase(#"{"event": "s3:ObjectCreated:Put"}"#, R.record("s3:Unheard:Of"), false),
-        MatchCase(#"{"bucket": "photos"}"#, R.record("s3:Unheard:Of"), true),
+        RuleMatchCase(#"{"event": "s3:ObjectTagging:*"}"#, R.record("s3:ObjectTagging:Put"), true),
+        RuleMatchCase(#"{"event": "s3:ObjectCreated:*"}"#, R.record("s3:ObjectCreated:FutureName"), true),
+        RuleMatchCase(#"{"event": "s3:ObjectCreated:Put"}"#, R.record("s3:Unheard:Of"), false),
+        RuleMatchCase(#"{"bucket": "photos"}"#, R.record("s3:Unheard:Of"), true),
         // bucket
-        MatchCase(#"{"bucket": ["photos", "docs"]}"#, R.record(bucket: "docs"), true),
-        MatchCase(#"{"bucket": ["photos", "docs"]}"#, R.record(bucket: "music"), false),
-        MatchCase(#"{"bucket": "photos"}"#, R.record(bucket: "Photos"), false),
+        RuleMatchCase(#"{"bucket": ["photos", "docs"]}"#, R.record(bucket: "docs"), true),
+        RuleMatchCase(#"{"bucket": ["photos", "docs"]}"#, R.record(bucket: "music"), false),
+        RuleMatchCase(#"{"bucket": "photos"}"#, R.record(bucket: "Photos"), false),
         // prefix: case-sensitive, bytes of the decoded key
-        MatchCase(#"{"prefix": "uploads/"}"#, R.record(key: "uploads/a.txt"), true),
-        MatchCase(#"{"prefix": "uploads/"}"#, R.record(key: "Uploads/a.txt"), false),
-        MatchCase(#"{"prefix": "uploads/"}"#, R.record(key: "uploads"), false),
-        MatchCase(#"{"prefix": ["raw/", "uploads/"]}"#, R.record(key: "raw/clip.mp4"), true),
-        MatchCase(#"{"prefix": "uploads/summer trip/"}"#, R.record(key: "uploads/summer trip/a+b ü.JPG"), true),
-        MatchCase(#"{"prefix": "\u00e9"}"#, R.record(key: "e\u{301}t\u{e9}"), false),
-        MatchCase(#"{"prefix": "\u00e9"}"#, R.record(key: "\u{e9}t\u{e9}"), true),
+        RuleMatchCase(#"{"prefix": "uploads/"}"#, R.record(key: "uploads/a.txt"), true),
+        RuleMatchCase(#"{"prefix": "uploads/"}"#, R.record(key: "Uploads/a.txt"), false),
+        RuleMatchCase(#"{"prefix": "uploads/"}"#, R.record(key: "uploads"), false),
+        RuleMatchCase(#"{"prefix": ["raw/", "uploads/"]}"#, R.record(key: "raw/clip.mp4"), true),
+        RuleMatchCase(#"{"prefix": "uploads/summer trip/"}"#, R.record(key: "uploads/summer trip/a+b ü.JPG"), true),
+        RuleMatchCase(#"{"prefix": "\u00e9"}"#, R.record(key: "e\u{301}t\u{e9}"), false),
+        RuleMatchCase(#"{"prefix": "\u00e9"}"#, R.record(key: "\u{e9}t\u{e9}"), true),
         // suffix
-        MatchCase(#"{"suffix": [".jpg", ".png"]}"#, R.record(key: "a/b.png"), true),
-        MatchCase(#"{"suffix": [".jpg", ".png"]}"#, R.record(key: "a/b.JPG"), false),
-        MatchCase(#"{"suffix": ".jpg"}"#, R.record(key: "jpg"), false),
-        MatchCase(#"{"suffix": ".jpg"}"#, R.record(key: ".jpg"), true),
+        RuleMatchCase(#"{"suffix": [".jpg", ".png"]}"#, R.record(key: "a/b.png"), true),
+        RuleMatchCase(#"{"suffix": [".jpg", ".png"]}"#, R.record(key: "a/b.JPG"), false),
+        RuleMatchCase(#"{"suffix": ".jpg"}"#, R.record(key: "jpg"), false),
+        RuleMatchCase(#"{"suffix": ".jpg"}"#, R.record(key: ".jpg"), true),
         // contentType: case-insensitive, parameters ignored, type/*, MinIO's metadata fallback
-        MatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "image/jpeg"), true),
-        MatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "IMAGE/PNG"), true),
-        MatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "text/plain"), false),
-        MatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "imagex/png"), false),
-        MatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: nil), false),
-        MatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: ""), false),
-        MatchCase(#"{"contentType": "text/plain"}"#, R.record(contentType: "text/plain; charset=utf-8"), true),
-        MatchCase(#"{"contentType": "text/plain"}"#, R.record(contentType: " Text/Plain ;q=1"), true),
-        MatchCase(#"{"contentType": "text/plain"}"#, R.record(contentType: "text/plainer"), false),
-        MatchCase(#"{"contentType": "TEXT/Plain"}"#, R.record(contentType: "text/plain"), true),
-        MatchCase(#"{"contentType": "*/*"}"#, R.record(contentType: "application/x-tar"), true),
-        MatchCase(#"{"contentType": "*/*"}"#, R.record(contentType: nil), false),
-        MatchCase(
+        RuleMatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "image/jpeg"), true),
+        RuleMatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "IMAGE/PNG"), true),
+        RuleMatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "text/plain"), false),
+        RuleMatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: "imagex/png"), false),
+        RuleMatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: nil), false),
+        RuleMatchCase(#"{"contentType": "image/*"}"#, R.record(contentType: ""), false),
+        RuleMatchCase(#"{"contentType": "text/plain"}"#, R.record(contentType: "text/plain; charset=utf-8"), true),
+        RuleMatchCase(#"{"contentType": "text/plain"}"#, R.record(contentType: " Text/Plain ;q=1"), true),
+        RuleMatchCase(#"{"contentType": "text/plain"}"#, R.record(contentType: "text/plainer"), false),
+        RuleMatchCase(#"{"contentType": "TEXT/Plain"}"#, R.record(contentType: "text/plain"), true),
+        RuleMatchCase(#"{"contentType": "*/*"}"#, R.record(contentType: "application/x-tar"), true),
+        RuleMatchCase(#"{"contentType": "*/*"}"#, R.record(contentType: nil), false),
+        RuleMatchCase(
             #"{"contentType": "image/png"}"#,
             R.record(contentType: nil, metadata: ["content-type": "image/png"]),
             true
         ),
-        MatchCase(
+        RuleMatchCase(
             #"{"contentType": "image/png"}"#,
             R.record(contentType: "image/jpeg", metadata: ["content-type": "image/png"]),
             false
         ),
         // size: inclusive; a created record without size is 0 bytes; others without size fail
-        MatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 1), true),
-        MatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 100), true),
-        MatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 0), false),
-        MatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 101), false),
-        MatchCase(#"{"size": {"min": 0}}"#, R.record("s3:ObjectCreated:Put", size: nil), true),
-        MatchCase(#"{"size": {"max": 0}}"#, R.record("s3:ObjectCreated:Put", size: nil), true),
-        MatchCase(#"{"size": {"min": 1}}"#, R.record("s3:ObjectCreated:Put", size: nil), false),
-        MatchCase(#"{"size": {"min": 0}}"#, R.record("s3:ObjectRemoved:Delete", size: nil), false),
-        MatchCase(#"{"size": {"max": 10}}"#, R.record("s3:ObjectAccessed:Get", size: 5), true),
-        MatchCase(#"{"size": {"max": "1KiB"}}"#, R.record(size: 1024), true),
-        MatchCase(#"{"size": {"max": "1KiB"}}"#, R.record(size: 1025), false),
-        MatchCase(#"{"size": {"min": "50MB"}}"#, R.record(size: 50_000_000), true),
+        RuleMatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 1), true),
+        RuleMatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 100), true),
+        RuleMatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 0), false),
+        RuleMatchCase(#"{"size": {"min": 1, "max": 100}}"#, R.record(size: 101), false),
+        RuleMatchCase(#"{"size": {"min": 0}}"#, R.record("s3:ObjectCreated:Put", size: nil), true),
+        RuleMatchCase(#"{"size": {"max": 0}}"#, R.record("s3:ObjectCreated:Put", size: nil), true),
+        RuleMatchCase(#"{"size": {"min": 1}}"#, R.record("s3:ObjectCreated:Put", size: nil), false),
+        RuleMatchCase(#"{"size": {"min": 0}}"#, R.record("s3:ObjectRemoved:Delete", size: nil), false),
+        RuleMatchCase(#"{"size": {"max": 10}}"#, R.record("s3:ObjectAccessed:Get", size: 5), true),
+        RuleMatchCase(#"{"size": {"max": "1KiB"}}"#, R.record(size: 1024), true),
+        RuleMatchCase(#"{"size": {"max": "1KiB"}}"#, R.record(size: 1025), false),
+        RuleMatchCase(#"{"size": {"min": "50MB"}}"#, R.record(size: 50_000_000), true),
         // metadata: names case-insensitive, x-amz-meta- optional on both sides, values exact
-        MatchCase(
+        RuleMatchCase(
             #"{"metadata": {"x-amz-meta-kind": ["avatar"]}}"#,
             R.record(metadata: ["x-amz-meta-kind": "avatar"]),
             true
         ),
-        MatchCase(#"{"metadata": {"Kind": "avatar"}}"#, R.record(metadata: ["x-amz-meta-kind": "avatar"]), true),
-        MatchCase(#"{"metadata": {"X-Amz-Meta-Kind": "avatar"}}"#, R.record(metadata: ["kind": "avatar"]), true),
-        MatchCase(#"{"metadata": {"kind": "avatar"}}"#, R.record(metadata: ["X-Amz-Meta-Kind": "avatar"]), true),
-        MatchCase(#"{"metadata": {"kind": "avatar"}}"#, R.record(metadata: ["x-amz-meta-kind": "Avatar"]), false),
-        MatchCase(#"{"metadata": {"kind": ["a", "avatar"]}}"#, R.record(metadata: ["x-amz-meta-kind": "avatar"]), true),
-        MatchCase(#"{"metadata": {"kind": "avatar"}}"#, R.record(metadata: [:]), false),
-        MatchCase(
+        RuleMatchCase(#"{"metadata": {"Kind": "avatar"}}"#, R.record(metadata: ["x-amz-meta-kind": "avatar"]), true),
+        RuleMatchCase(#"{"metadata": {"X-Amz-Meta-Kind": "avatar"}}"#, R.record(metadata: ["kind": "avatar"]), true),
+        RuleMatchCase(#"{"metadata": {"kind": "avatar"}}"#, R.record(metadata: ["X-Amz-Meta-Kind": "avatar"]), true),
+        RuleMatchCase(#"{"metadata": {"kind": "avatar"}}"#, R.record(metadata: ["x-amz-meta-kind": "Avatar"]), false),
+        RuleMatchCase(
+            #"{"metadata": {"kind": ["a", "avatar"]}}"#,
+            R.record(metadata: ["x-amz-meta-kind": "avatar"]),
+            true
+        ),
+        RuleMatchCase(#"{"metadata": {"kind": "avatar"}}"#, R.record(metadata: [:]), false),
+        RuleMatchCase(
             #"{"metadata": {"kind": "avatar", "size-class": "s"}}"#,
             R.record(metadata: ["x-amz-meta-kind": "avatar"]),
             false
         ),
         // fields ANDed, values ORed
-        MatchCase(#"{"bucket": "photos", "suffix": [".jpg", ".png"]}"#, R.record(key: "a.png"), true),
-        MatchCase(#"{"bucket": "photos", "suffix": [".jpg", ".png"]}"#, R.record(bucket: "docs", key: "a.png"), false),
-        MatchCase(#"{"bucket": "photos", "suffix": [".jpg", ".png"]}"#, R.record(key: "a.gif"), false),
-        MatchCase(#"{}"#, R.record("s3:Scanner:BigPrefix", bucket: "any", key: "k", size: nil), true),
+        RuleMatchCase(#"{"bucket": "photos", "suffix": [".jpg", ".png"]}"#, R.record(key: "a.png"), true),
+        RuleMatchCase(
+            #"{"bucket": "photos", "suffix": [".jpg", ".png"]}"#,
+            R.record(bucket: "docs", key: "a.png"),
+            false
+        ),
+        RuleMatchCase(#"{"bucket": "photos", "suffix": [".jpg", ".png"]}"#, R.record(key: "a.gif"), false),
+        RuleMatchCase(#"{}"#, R.record("s3:Scanner:BigPrefix", bucket: "any", key: "k", size: nil), true),
         // not, nested not
-        MatchCase(#"{"prefix": "uploads/", "not": {"prefix": "uploads/tmp/"}}"#, R.record(key: "uploads/a"), true),
-        MatchCase(#"{"prefix": "uploads/", "not": {"prefix": "uploads/tmp/"}}"#, R.record(key: "uploads/tmp/a"), false),
-        MatchCase(#"{"not": {"bucket": "photos", "suffix": ".tmp"}}"#, R.record(key: "a.tmp"), false),
-        MatchCase(#"{"not": {"bucket": "photos", "suffix": ".tmp"}}"#, R.record(bucket: "docs", key: "a.tmp"), true),
-        MatchCase(#"{"not": {"prefix": "a/", "not": {"suffix": ".keep"}}}"#, R.record(key: "a/x.keep"), true),
-        MatchCase(#"{"not": {"prefix": "a/", "not": {"suffix": ".keep"}}}"#, R.record(key: "a/x.tmp"), false),
-        MatchCase(#"{"not": {"prefix": "a/", "not": {"suffix": ".keep"}}}"#, R.record(key: "b/x.tmp"), true),
+        RuleMatchCase(#"{"prefix": "uploads/", "not": {"prefix": "uploads/tmp/"}}"#, R.record(key: "uploads/a"), true),
+        RuleMatchCase(
+            #"{"prefix": "uploads/", "not": {"prefix": "uploads/tmp/"}}"#,
+            R.record(key: "uploads/tmp/a"),
+            false
+        ),
+        RuleMatchCase(#"{"not": {"bucket": "photos", "suffix": ".tmp"}}"#, R.record(key: "a.tmp"), false),
+        RuleMatchCase(
+            #"{"not": {"bucket": "photos", "suffix": ".tmp"}}"#,
+            R.record(bucket: "docs", key: "a.tmp"),
+            true
+        ),
+        RuleMatchCase(#"{"not": {"prefix": "a/", "not": {"suffix": ".keep"}}}"#, R.record(key: "a/x.keep"), true),
+        RuleMatchCase(#"{"not": {"prefix": "a/", "not": {"suffix": ".keep"}}}"#, R.record(key: "a/x.tmp"), false),
+        RuleMatchCase(#"{"not": {"prefix": "a/", "not": {"suffix": ".keep"}}}"#, R.record(key: "b/x.tmp"), true),
     ]
 
     @Test(arguments: fieldCases)
-    func matchesEachFieldAsDesigned(_ testCase: MatchCase) {
+    func matchesEachFieldAsDesigned(_ testCase: RuleMatchCase) {
         let ruleSet = R.ruleSet(R.singleRule(match: testCase.match))
         let matched = ruleSet.match(testCase.record)
         #expect(matched == (testCase.matches ? [MatchedTarget(targetIndex: 0, rule: "r")] : []))
@@ -281,7 +301,7 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: [UInt64(1), 2])
     func agreesWithAReferenceImplementationOnRandomRecords(seed: UInt64) {
-        var random = SplitMix64(seed: seed)
+        var random = RuleTestRandom(seed: seed)
         let targets = (0..<12).map { Target(name: "t\($0)", url: "http://127.0.0.1:9/\($0)") }
         var rules: [Rule] = []
         for index in 0..<200 {
@@ -292,13 +312,13 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         var matchedSomething = 0
         for index in 0..<2500 {
             let record = randomRecord(&random)
-            let expected = Reference.match(rules: rules, targets: targets, record)
+            let expected = RuleReference.match(rules: rules, targets: targets, record)
             if !expected.isEmpty { matchedSomething += 1 }
             #expect(ruleSet.match(record) == expected, "record \(record)")
             if index % 5 == 0 {
                 let explained = ruleSet.explain(record).enumerated().filter(\.element.matched).map(\.offset)
-                let reference = Reference.Record(record)
-                #expect(explained == rules.indices.filter { Reference.holds(rules[$0].match, reference) })
+                let reference = RuleReference.Record(record)
+                #expect(explained == rules.indices.filter { RuleReference.holds(rules[$0].match, reference) })
             }
         }
         // The vocabulary is small enough that many records match something.
@@ -327,7 +347,7 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         ]
     )
 
-    func randomSpec(_ random: inout SplitMix64, depth: Int) -> MatchSpec {
+    func randomSpec(_ random: inout RuleTestRandom, depth: Int) -> MatchSpec {
         let v = Self.vocabulary
         var spec = MatchSpec()
         if random.chance(0.4) { spec.events = random.subset(of: v.events) }
@@ -353,7 +373,7 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         return spec
     }
 
-    func randomRecord(_ random: inout SplitMix64) -> EventRecord {
+    func randomRecord(_ random: inout RuleTestRandom) -> EventRecord {
         let v = Self.vocabulary
         var metadata: [String: String] = [:]
         for name in v.metadataNames where random.chance(0.3) {
@@ -372,7 +392,7 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
 }
 
 /// A deliberately plain implementation of DESIGN §3, written from the text and not from the matcher.
-enum Reference {
+enum RuleReference {
     /// The record with its byte strings taken once.
     struct Record {
         var record: EventRecord
@@ -459,7 +479,7 @@ extension String {
 }
 
 /// A small seeded generator, so that a failing case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
+struct RuleTestRandom: RandomNumberGenerator {
     private var state: UInt64
 
     init(seed: UInt64) {

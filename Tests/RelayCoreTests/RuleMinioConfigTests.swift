@@ -94,7 +94,7 @@ import Testing
 
     @Test(arguments: [UInt64(7), 8, 9])
     func letsMinIOSendEveryEventARuleWithABucketWants(seed: UInt64) {
-        var random = SplitMix64(seed: seed)
+        var random = RuleTestRandom(seed: seed)
         let generator = RuleMatcherTests()
         let minioEvents = EventNameCatalog.minioNames.filter { name in
             EventNameCatalog.mcEventTypes.contains { $0.families.contains { name.hasPrefix($0) } }

@@ -17,23 +17,33 @@ struct CommandLineTests {
     static let badRuleSets: [(String, [String: String], [String])] = [
         (
             "unknown target",
-            ["a.json": #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "r1", "match": {}, "to": ["hoook"] } ] }"#],
+            [
+                "a.json":
+                    #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "r1", "match": {}, "to": ["hoook"] } ] }"#
+            ],
             ["a.json", "error:", #"rule "r1""#, "to[0]", "hoook"]
         ),
         (
             "negative size",
-            ["a.json": #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "small", "match": { "size": { "min": -1 } }, "to": ["hook"] } ] }"#],
+            [
+                "a.json":
+                    #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "small", "match": { "size": { "min": -1 } }, "to": ["hook"] } ] }"#
+            ],
             ["a.json", #"rule "small""#, "match.size.min", ">= 0"]
         ),
         (
             "missing variable",
-            ["a.json": #"{ "targets": { "hook": { "url": "${NOT_SET_ANYWHERE}/x" } }, "rules": [ { "name": "r", "match": {}, "to": ["hook"] } ] }"#],
+            [
+                "a.json":
+                    #"{ "targets": { "hook": { "url": "${NOT_SET_ANYWHERE}/x" } }, "rules": [ { "name": "r", "match": {}, "to": ["hook"] } ] }"#
+            ],
             ["a.json", #"target "hook""#, "url", "NOT_SET_ANYWHERE"]
         ),
         (
             "duplicate names",
             [
-                "a.json": #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "same", "match": {}, "to": ["hook"] } ] }"#,
+                "a.json":
+                    #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "same", "match": {}, "to": ["hook"] } ] }"#,
                 "b.json": #"{ "rules": [ { "name": "same", "match": {}, "to": ["hook"] } ] }"#,
             ],
             ["b.json", #"rule "same""#, "a.json"]

@@ -46,7 +46,9 @@ struct DeliveryBehaviourTests {
 
     @Test func a400IsDeadLetteredAfterOneAttempt() async throws {
         let body = try Fixtures.bytes("minio/put-image.json")
-        try await Receiver.withReceiver { _, _ in ReceiverResponse(status: 400) } _: { receiver in
+        try await Receiver.withReceiver { _, _ in
+            ReceiverResponse(status: 400)
+        } _: { receiver in
             try await TestRelay.with(rules: Self.rules(url: receiver.url(path: "/hook"))) { relay in
                 #expect(try await relay.post(body).status == 200)
                 let letters = try await relay.waitForDeadLetters(count: 1)
