@@ -202,7 +202,7 @@ public final class DeliveryService: Service, Sendable {
     private func attempt(_ row: SpooledDelivery, target: Target, worker: TargetWorker) async {
         let attemptNumber = row.attempts + 1
         var headers = target.headers
-        headers.append((name: "Content-Type", value: "application/json"))
+        headers.append((name: "Content-Type", value: target.format.contentType))
         headers.append((name: "User-Agent", value: "bucket-relay/1"))
         headers.append((name: "webhook-id", value: row.deliveryID))
         headers.append((name: "X-Relay-Attempt", value: String(attemptNumber)))

@@ -113,7 +113,7 @@ public final class Ingress: Sendable {
                 for match in matches {
                     let target = ruleSet.targets[match.targetIndex]
                     let payload = PayloadBuilder.payload(
-                        format: PayloadFormat(rawValue: target.format.rawValue) ?? .minio,
+                        format: target.format,
                         body: body,
                         events: events,
                         record: record

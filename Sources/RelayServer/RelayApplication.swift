@@ -38,6 +38,7 @@ public final class Relay: Sendable {
     public let ingress: Ingress
     let client: CurlClient
     let logger: Logger
+    let lock: DataDirectoryLock
     let prometheus: PrometheusCollectorRegistry?
     private let serviceGroup: Mutex<ServiceGroup?> = Mutex(nil)
 
@@ -68,6 +69,7 @@ public final class Relay: Sendable {
                 atPath: configuration.dataDirectory,
                 withIntermediateDirectories: true
             )
+            self.lock = try DataDirectoryLock(directory: configuration.dataDirectory)
             var spoolConfiguration = SpoolConfiguration()
             spoolConfiguration.maxPendingCount = configuration.spoolMaxCount
             spoolConfiguration.maxPendingBytes = configuration.spoolMaxBytes
@@ -77,6 +79,8 @@ public final class Relay: Sendable {
                 logger: logger
             )
             self.deadLetters = try DeadLetterFile(path: configuration.dataDirectory + "/dead-letter.jsonl")
+        } catch let error as RelayStartError {
+            throw error
         } catch {
             throw RelayStartError(
                 code: .dataDirectory,

@@ -1,5 +1,5 @@
 /// The body shape sent to a target: a target's `format` in the rule files.
-public enum PayloadFormat: String, Sendable, CaseIterable {
+public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     /// MinIO's webhook envelope `{"EventName","Key","Records":[record]}`: a service written for MinIO's webhook works
     /// unchanged. A MinIO body with one record is forwarded byte for byte; other records get the envelope built.
     case minio

@@ -50,7 +50,9 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
         public var description: String { rawValue }
     }
 
+    /// Whether the problem stops the rule set from loading.
     public var severity: Severity
+    /// The kind of problem.
     public var code: Code
     /// The file, as in `RuleSource.path`.
     public var file: String

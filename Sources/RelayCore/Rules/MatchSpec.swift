@@ -5,7 +5,9 @@
 public struct MatchSpec: Sendable, Equatable {
     /// Inclusive bounds in bytes; at least one is set.
     public struct SizeRange: Sendable, Equatable {
+        /// The smallest size matched, in bytes; nil for no lower bound.
         public var min: Int64?
+        /// The largest size matched, in bytes; nil for no upper bound.
         public var max: Int64?
 
         public init(min: Int64? = nil, max: Int64? = nil) {

@@ -3,6 +3,7 @@
 /// Holds at least one error; warnings found along the way are included. Ordered by file (in the order given), then
 /// by position in the file.
 public struct RuleSetDiagnostics: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Errors and warnings, by file (in load order), then by position.
     public var diagnostics: [Diagnostic]
 
     public init(diagnostics: [Diagnostic]) {

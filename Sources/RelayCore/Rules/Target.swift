@@ -22,7 +22,9 @@ public struct Target: Sendable {
     /// The rule file that declares the target, as in `RuleSource.path`.
     public var file: String
 
+    /// `timeout` when a rule file gives none: 10 s.
     public static let defaultTimeout: Duration = .seconds(10)
+    /// `maxInFlight` when a rule file gives none: 16.
     public static let defaultMaxInFlight = 16
 
     public init(

@@ -1,9 +1,2 @@
-/// How a target receives each matched event (a target's `format` field; DESIGN §3).
-public enum TargetFormat: String, Sendable, Hashable, CaseIterable {
-    /// MinIO's webhook envelope `{"EventName","Key","Records":[record]}` with the one record; the default.
-    case minio
-    /// `{"Records":[record]}`, as AWS S3 and Ceph RGW send it.
-    case records
-    /// A structured CloudEvents 1.0 JSON event per the CloudEvents AWS S3 adapter.
-    case cloudevents
-}
+/// The body a target receives: the payload format of `PayloadBuilder` (`minio`, `records`, `cloudevents`).
+public typealias TargetFormat = PayloadFormat

@@ -14,6 +14,7 @@ public struct UnitParseError: Error, Sendable, Equatable, CustomStringConvertibl
         public var description: String { rawValue }
     }
 
+    /// What kind of text was expected.
     public var code: Code
     /// The text that was given.
     public var input: String
