@@ -5,7 +5,7 @@ SWIFT        ?= swift
 PORT         ?= 8080
 RECEIVER_PORT ?= 9000
 DATA_DIR     ?= data
-APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev pkg-config python3
+APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-yaml
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release run test lint format clean
@@ -41,10 +41,11 @@ run: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@py=$$(for p in python3 /usr/bin/python3; do $$p -c 'import yaml' 2>/dev/null && echo $$p && break; done); \
+	$${py:-python3} Tests/compose/check_compose.py --binary "$$($(SWIFT) build --show-bin-path)/bucket-relay"
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks/Sources 2>/dev/null || \
-		$(SWIFT) format lint --strict --recursive Sources Tests
+	$(SWIFT) format lint --strict --recursive Sources Tests
 
 format:
 	$(SWIFT) format format --in-place --recursive Sources Tests
