@@ -81,10 +81,13 @@ RELAY_LAT=$(latency)
 RELAY_NON2XX=$(non2xx)
 ACKED=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
 # Wait for the spool to drain, then count deliveries (warm-up requests included in both counts below).
+DRAIN_START=$(date +%s.%N)
+PENDING_AT_END=$(curl -s "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^relay_spool_pending_deliveries/ {print $2}')
 for _ in $(seq 1 600); do
   pending=$(curl -s "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^relay_spool_pending_deliveries/ {print $2}')
   [ "${pending:-1}" = "0" ] && break; sleep 0.1
 done
+DRAIN_SECONDS=$(python3 -c "import time; print('%.1f' % (time.time() - $DRAIN_START))")
 DELIVERED=$(wc -l < "$WORK/nginx/access.log")
 ACCEPTED_TOTAL=$(curl -s "http://127.0.0.1:$RELAY_PORT/metrics" | awk -F' ' '/^relay_requests_total\{outcome="accepted"\}/ {print $2}')
 RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$RELAY_PID/status)
@@ -119,3 +122,4 @@ printf '%-48s %12s %18s\n' "bucket-relay -> nginx 204 (spooled, delivered)" "$RE
 printf '%-48s %12s %18s\n' "Flask echo app, gunicorn -w 2" "$FLASK_RPS" "$FLASK_LAT"
 echo "relay / nginx ceiling: $(ratio "$RELAY_RPS" "$NGINX_RPS")   relay / Flask echo: $(ratio "$RELAY_RPS" "$FLASK_RPS")"
 echo "relay: accepted (2xx) ${ACCEPTED_TOTAL:-?}, delivered ${DELIVERED}, non-2xx answers ${RELAY_NON2XX:-0}, peak RSS $((RSS_KB/1024)) MiB"
+echo "relay: backlog when the load stopped ${PENDING_AT_END:-?}, drained in ${DRAIN_SECONDS}s; log level ${RELAY_LOG_LEVEL:-info}"

@@ -129,17 +129,18 @@ public final class Relay: Sendable {
             },
             logger: logger
         )
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: delivery),
-                    .init(service: RulesReloader(rules: rules, environment: configuration.environment, logger: logger)),
-                    .init(service: app),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: delivery),
+                .init(service: RulesReloader(rules: rules, environment: configuration.environment, logger: logger)),
+                .init(service: app),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        // Past the grace period, in-flight deliveries are cancelled; their rows stay in the spool for the next start.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
+        let group = ServiceGroup(configuration: groupConfiguration)
         serviceGroup.withLock { $0 = group }
         defer { client.shutdown() }
         try await group.run()
