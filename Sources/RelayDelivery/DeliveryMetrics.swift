@@ -23,6 +23,21 @@ final class DeliveryMetrics: Sendable {
         counter.increment()
     }
 
+    /// Counts circuit breaker transitions: `opened`, `closed`.
+    func breaker(target: String, _ transition: String) {
+        let key = target + "\u{0}breaker\u{0}" + transition
+        let counter = counters.withLock { counters -> Counter in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(
+                label: "relay_circuit_transitions_total",
+                dimensions: [("target", target), ("transition", transition)]
+            )
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
     /// Records how long one attempt took.
     func latency(target: String, _ duration: Duration) {
         let timer = timers.withLock { timers -> Timer in

@@ -24,6 +24,7 @@ public final class DeliveryService: Service, Sendable {
     private let newTargets = WakeSignal()
     private let stopping = Atomic<Bool>(false)
     private let metrics = DeliveryMetrics()
+    private let breakerConfiguration: CircuitBreaker.Configuration
 
     /// - Parameters:
     ///   - targets: looks a target up by name in the rule set in force (rules can be reloaded).
@@ -36,8 +37,10 @@ public final class DeliveryService: Service, Sendable {
         targets: @escaping @Sendable (String) -> Target?,
         targetNames: @escaping @Sendable () -> [String],
         logger: Logger,
+        breaker: CircuitBreaker.Configuration = .init(),
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
+        self.breakerConfiguration = breaker
         self.client = client
         self.spool = spool
         self.deadLetters = deadLetters
@@ -108,7 +111,7 @@ public final class DeliveryService: Service, Sendable {
     private func startWorker(_ name: String, in group: inout DiscardingTaskGroup) {
         let worker = workers.withLock { workers -> TargetWorker? in
             guard workers[name] == nil else { return nil }
-            let worker = TargetWorker(name: name)
+            let worker = TargetWorker(name: name, breaker: breakerConfiguration)
             workers[name] = worker
             return worker
         }
@@ -128,7 +131,17 @@ public final class DeliveryService: Service, Sendable {
                     continue
                 }
                 let claimed = worker.claimed.withLock { $0 }
-                let room = max(target.maxInFlight, 1) - claimed.count
+                var room = max(target.maxInFlight, 1) - claimed.count
+                let permission = worker.breaker.withLock { $0.permission(now: self.now()) }
+                switch permission {
+                case .flow:
+                    break
+                case .probe:
+                    room = min(room, 1)
+                case .wait(let until):
+                    room = 0
+                    sleep = .milliseconds(min(max(until - self.now(), 1), 5000))
+                }
                 if room > 0 {
                     let now = self.now()
                     do {
@@ -140,6 +153,10 @@ public final class DeliveryService: Service, Sendable {
                         }
                         for row in rows {
                             group.addTask { await self.attempt(row, target: target, worker: worker) }
+                        }
+                        if permission == .probe && rows.isEmpty {
+                            // Nothing is due to probe with: stay open and probe when a row comes due.
+                            worker.breaker.withLock { $0.probeNotSent(now: now) }
                         }
                         if rows.count < room {
                             let excluding = worker.claimed.withLock { $0 }
@@ -207,6 +224,17 @@ public final class DeliveryService: Service, Sendable {
         headers.append((name: "webhook-id", value: row.deliveryID))
         headers.append((name: "X-Relay-Attempt", value: String(attemptNumber)))
         headers.append((name: "X-Relay-Rule", value: row.rule))
+        if !target.signingSecrets.isEmpty {
+            let timestamp = now() / 1000
+            let signer = WebhookSigner(secrets: target.signingSecrets)
+            headers.append((name: "webhook-timestamp", value: String(timestamp)))
+            headers.append(
+                (
+                    name: "webhook-signature",
+                    value: signer.signature(id: row.deliveryID, timestamp: timestamp, body: row.payload)
+                )
+            )
+        }
         let request = HTTPRequest(
             method: "POST",
             url: target.url,
@@ -243,6 +271,7 @@ public final class DeliveryService: Service, Sendable {
         )
         let status = outcome.status
         let errorText = outcome.errorDescription
+        recordHealth(outcome, decision: decision, target: target.name, worker: worker, now: nowMs)
         var logMetadata: Logger.Metadata = [
             "target.name": "\(target.name)", "rule.name": "\(row.rule)", "delivery.id": "\(row.deliveryID)",
             "delivery.attempt": "\(attemptNumber)",
@@ -296,6 +325,37 @@ public final class DeliveryService: Service, Sendable {
         release(row, worker)
     }
 
+    /// Feeds the target's circuit breaker: an answer that is not a retryable failure shows the target is alive.
+    private func recordHealth(
+        _ outcome: AttemptOutcome,
+        decision: DeliveryDecision,
+        target: String,
+        worker: TargetWorker,
+        now: Int64
+    ) {
+        let failed: Bool
+        switch decision {
+        case .delivered, .deadLetter(.rejected): failed = false
+        case .retry, .deadLetter(.exhausted): failed = true
+        }
+        let (opened, closed, failures) = worker.breaker.withLock { breaker in
+            failed
+                ? (breaker.recordFailure(now: now), false, breaker.consecutiveFailures)
+                : (false, breaker.recordSuccess(), 0)
+        }
+        if opened {
+            logger.warning(
+                "Target failing, holding deliveries back (circuit open); probing it once per interval",
+                metadata: ["target.name": "\(target)", "target.consecutive_failures": "\(failures)"]
+            )
+            metrics.breaker(target: target, "opened")
+        }
+        if closed {
+            logger.notice("Target answering again (circuit closed)", metadata: ["target.name": "\(target)"])
+            metrics.breaker(target: target, "closed")
+        }
+    }
+
     private func release(_ row: SpooledDelivery, _ worker: TargetWorker) {
         worker.claimed.withLock { _ = $0.remove(row.rowID) }
         worker.signal.signal()
@@ -308,9 +368,12 @@ final class TargetWorker: Sendable {
     let signal = WakeSignal()
     /// Row ids read from the spool and not yet settled: in flight, or waiting for their outcome's commit.
     let claimed = Mutex<Set<Int64>>([])
+    /// Holds the target back after consecutive failures.
+    let breaker: Mutex<CircuitBreaker>
 
-    init(name: String) {
+    init(name: String, breaker: CircuitBreaker.Configuration) {
         self.name = name
+        self.breaker = Mutex(CircuitBreaker(configuration: breaker))
     }
 }
 

@@ -42,6 +42,7 @@ public final class Ingress: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Int64
     private let metrics = IngressMetrics()
+    private let recent = RecentEvents()
 
     /// - Parameters:
     ///   - now: the wall clock in milliseconds since the epoch (injected for tests).
@@ -102,11 +103,27 @@ public final class Ingress: Sendable {
         var deliveries: [NewDelivery] = []
         var letters: [DeadLetter] = []
         var routed: [(record: EventRecord, targets: [String])] = []
+        var identities: [String] = []
+        var duplicates = 0
         for result in events.records {
             switch result {
             case .undecodable(_, let problem):
                 letters.append(undecodableLetter(problem, body: body))
             case .record(let record):
+                if let identity = RecentEvents.identity(of: record) {
+                    if recent.contains(identity, now: createdAt) || identities.contains(identity) {
+                        duplicates += 1
+                        logger.info(
+                            "Event resent by its sender, already spooled; not fanned out again",
+                            metadata: [
+                                "event.name": "\(record.eventName)", "event.bucket": "\(record.bucket)",
+                                "event.key": "\(record.key)",
+                            ]
+                        )
+                        continue
+                    }
+                    identities.append(identity)
+                }
                 let matches = ruleSet.matcher.match(record)
                 var names: [String] = []
                 names.reserveCapacity(matches.count)
@@ -148,6 +165,8 @@ public final class Ingress: Sendable {
             }
             delivery.wake(targets: deliveries.map(\.target))
         }
+        // Only what is spooled counts as seen: a resend of a refused (503) event must go through.
+        recent.insert(identities, now: createdAt)
         if !letters.isEmpty {
             do {
                 try await deadLetters.append(letters)
@@ -189,6 +208,13 @@ public final class Ingress: Sendable {
             )
         }
         metrics.requests(.accepted)
+        if duplicates > 0 && routed.isEmpty && letters.isEmpty {
+            metrics.records(.duplicate)
+            var out: [UInt8] = Array(#"{"status":"duplicate","records":"#.utf8)
+            out.append(contentsOf: Array(String(duplicates).utf8))
+            out.append(contentsOf: Array(#","deliveries":0}"#.utf8))
+            return IngressResponse(status: 200, body: out)
+        }
         if routed.isEmpty, let first = letters.first {
             // Nothing in the body was routable: say so like for a whole undecodable body.
             return undecodableResponse(Undecodable(field: first.field ?? "$", reason: first.detail ?? ""))
@@ -199,6 +225,10 @@ public final class Ingress: Sendable {
         out.append(contentsOf: Array(String(deliveries.count).utf8))
         out.append(contentsOf: Array(#","deadLettered":"#.utf8))
         out.append(contentsOf: Array(String(letters.count).utf8))
+        if duplicates > 0 {
+            out.append(contentsOf: Array(#","duplicates":"#.utf8))
+            out.append(contentsOf: Array(String(duplicates).utf8))
+        }
         if !letters.isEmpty {
             out.append(contentsOf: Array(#","undecodable":["#.utf8))
             for (index, letter) in letters.enumerated() {
@@ -245,7 +275,7 @@ struct IngressMetrics: Sendable {
         case unavailable
     }
     enum RecordOutcome: String, CaseIterable {
-        case routed, unmatched, undecodable
+        case routed, unmatched, undecodable, duplicate
     }
 
     private let requestCounters: [String: Counter]

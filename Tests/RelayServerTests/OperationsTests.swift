@@ -20,7 +20,9 @@ struct OperationsTests {
         let root = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(root) }
         let rulesPath = root + "/rules.json"
-        let body = try Fixtures.bytes("minio/put-image.json")
+        let template = String(decoding: try Fixtures.bytes("minio/put-image.json"), as: UTF8.self)
+        // Three distinct events (a resend of the same event would not be fanned out again).
+        let bodies = (1...3).map { Array(template.replacingOccurrences(of: "74975E28", with: "74975E2\($0)").utf8) }
         try await Receiver.withReceiver { receiver in
             try Data(Self.rules(receiver.url(path: "/first")).utf8).write(to: URL(fileURLWithPath: rulesPath))
             let relay = try RelayProcess.start(
@@ -29,20 +31,20 @@ struct OperationsTests {
             defer { relay.kill() }
             let port = try await relay.waitForPort()
             let url = "http://127.0.0.1:\(port)/minio-event"
-            #expect(try await TestHTTP.post(url, body: body).status == 200)
+            #expect(try await TestHTTP.post(url, body: bodies[0]).status == 200)
             _ = try await receiver.waitForRequests(count: 1, path: "/first")
 
             try Data(Self.rules(receiver.url(path: "/second")).utf8).write(to: URL(fileURLWithPath: rulesPath))
             relay.signal(SIGHUP)
             try await waitFor(relay, toPrint: "Rules reloaded")
-            #expect(try await TestHTTP.post(url, body: body).status == 200)
+            #expect(try await TestHTTP.post(url, body: bodies[1]).status == 200)
             _ = try await receiver.waitForRequests(count: 1, path: "/second")
 
             try Data(#"{ "rules": [ { "name": "x", "to": ["missing"] } ] }"#.utf8)
                 .write(to: URL(fileURLWithPath: rulesPath))
             relay.signal(SIGHUP)
             try await waitFor(relay, toPrint: "Rules reload failed")
-            #expect(try await TestHTTP.post(url, body: body).status == 200)
+            #expect(try await TestHTTP.post(url, body: bodies[2]).status == 200)
             _ = try await receiver.waitForRequests(count: 2, path: "/second")
             #expect(receiver.requests(path: "/first").count == 1)
 

@@ -1,0 +1,72 @@
+import RelayCore
+import Synchronization
+
+/// The identities of events recently spooled, so that a sender's resend of the same event is not fanned out twice.
+///
+/// MinIO with a queue_dir resends an event whose answer it did not get (a timeout, a restart of either side) with the
+/// same `x-amz-request-id` and `sequencer`; Ceph RGW resends with the same `eventId`. Bounded: at most `capacity`
+/// identities, each remembered for `window` milliseconds; the oldest are forgotten first. In memory only: after a
+/// relay restart a resend is delivered again, which at-least-once allows.
+final class RecentEvents: Sendable {
+    private struct State {
+        var seen: [String: Int64] = [:]
+        /// Insertion order, oldest first from `head`; each with the time it was inserted at.
+        var order: [(identity: String, at: Int64)] = []
+        var head = 0
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+    private let window: Int64
+
+    /// - Parameters:
+    ///   - capacity: the most identities kept.
+    ///   - window: how long an identity is kept, in milliseconds.
+    init(capacity: Int = 100_000, window: Int64 = 600_000) {
+        self.capacity = max(1, capacity)
+        self.window = window
+    }
+
+    /// The identity of a record, or nil when it carries none (then it is never taken for a duplicate).
+    static func identity(of record: EventRecord) -> String? {
+        if let eventID = record.eventID, !eventID.isEmpty {
+            return "id\u{0}" + eventID
+        }
+        guard let requestID = record.requestID, !requestID.isEmpty, let sequencer = record.sequencer,
+            !sequencer.isEmpty
+        else { return nil }
+        return "rq\u{0}\(requestID)\u{0}\(sequencer)\u{0}\(record.eventName)\u{0}\(record.bucket)\u{0}\(record.rawKey)"
+    }
+
+    /// True when `identity` was remembered within the window before `now`.
+    func contains(_ identity: String, now: Int64) -> Bool {
+        state.withLock { state in
+            guard let at = state.seen[identity] else { return false }
+            return now - at <= window
+        }
+    }
+
+    /// Remembers `identities` as spooled at `now`.
+    func insert(_ identities: [String], now: Int64) {
+        guard !identities.isEmpty else { return }
+        state.withLock { state in
+            for identity in identities {
+                state.seen[identity] = now
+                state.order.append((identity, now))
+            }
+            // Forget the oldest beyond `capacity`, and everything older than the window.
+            while state.head < state.order.count {
+                let oldest = state.order[state.head]
+                guard state.order.count - state.head > capacity || now - oldest.at > window else { break }
+                if state.seen[oldest.identity] == oldest.at {
+                    state.seen[oldest.identity] = nil
+                }
+                state.head += 1
+            }
+            if state.head > 4096 && state.head * 2 > state.order.count {
+                state.order.removeFirst(state.head)
+                state.head = 0
+            }
+        }
+    }
+}
