@@ -126,8 +126,9 @@ public final class DeliveryService: Service, Sendable {
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 var sleep: Duration = .seconds(5)
                 guard let target = targets(worker.name) else {
-                    await deadLetterOrphans(worker)
-                    await worker.signal.wait(timeout: .seconds(30))
+                    if await deadLetterOrphans(worker) < Self.orphanBatch {
+                        await worker.signal.wait(timeout: .seconds(30))
+                    }
                     continue
                 }
                 let claimed = worker.claimed.withLock { $0 }
@@ -181,9 +182,18 @@ public final class DeliveryService: Service, Sendable {
     }
 
     /// Rows of a target that is no longer in the rules go to the dead-letter file, so nothing waits forever unseen.
-    private func deadLetterOrphans(_ worker: TargetWorker) async {
+    private static let orphanBatch = 256
+
+    /// - Returns: how many rows it dead-lettered (at most `orphanBatch`).
+    private func deadLetterOrphans(_ worker: TargetWorker) async -> Int {
         do {
-            let rows = try await spool.due(target: worker.name, now: Int64.max, limit: 256, excluding: [])
+            let claimed = worker.claimed.withLock { $0 }
+            let rows = try await spool.due(
+                target: worker.name,
+                now: Int64.max,
+                limit: Self.orphanBatch,
+                excluding: claimed
+            )
             for row in rows {
                 let letter = DeadLetter(
                     time: DeadLetter.timestamp(millisecondsSince1970: now()),
@@ -207,11 +217,13 @@ public final class DeliveryService: Service, Sendable {
                     metadata: ["target.name": "\(worker.name)", "deliveries": "\(rows.count)"]
                 )
             }
+            return rows.count
         } catch {
             logger.error(
                 "Cannot dead-letter deliveries of an unknown target",
                 metadata: ["target.name": "\(worker.name)", "error": "\(error)"]
             )
+            return 0
         }
     }
 

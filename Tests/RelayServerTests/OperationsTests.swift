@@ -81,6 +81,34 @@ struct OperationsTests {
         _ = try await third.waitForPort()
     }
 
+    @Test func pendingDeliveriesOfARemovedTargetGoToTheDeadLetterFile() async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let data = root + "/data"
+        let before = [
+            "rules.json": """
+            { "targets": { "gone": { "url": "http://127.0.0.1:1/", "retry": { "attempts": 50, "initialBackoff": "5s" } } },
+              "rules": [ { "name": "all", "match": {}, "to": ["gone"] } ] }
+            """
+        ]
+        try await TestRelay.with(rules: before, dataDirectory: data) { relay throws in
+            #expect(try await relay.post(try Fixtures.bytes("minio/put-image.json")).status == 200)
+            #expect(relay.relay.spool.pendingCount == 1)
+        }
+        let after = [
+            "rules.json": """
+            { "targets": { "other": { "url": "http://127.0.0.1:1/" } },
+              "rules": [ { "name": "all", "match": {}, "to": ["other"] } ] }
+            """
+        ]
+        try await TestRelay.with(rules: after, dataDirectory: data) { relay in
+            let letters = try await relay.waitForDeadLetters(count: 1)
+            #expect(letters.first?.reason == "unknown_target")
+            #expect(letters.first?.target == "gone")
+            try await relay.waitForEmptySpool()
+        }
+    }
+
     private func waitFor(_ relay: RelayProcess, toPrint text: String) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while !relay.text.contains(text) {
