@@ -30,7 +30,10 @@ final class RecentEvents: Sendable {
     /// The identity of a record, or nil when it carries none (then it is never taken for a duplicate).
     static func identity(of record: EventRecord) -> String? {
         if let eventID = record.eventID, !eventID.isEmpty {
-            return "id\u{0}" + eventID
+            // RGW's eventId is only a microsecond timestamp and the ETag (`set_event_id`): two objects with the
+            // same content written in the same microsecond share it. The object's name and version tell them apart.
+            let version = record.versionID ?? ""
+            return "id\u{0}\(eventID)\u{0}\(record.eventName)\u{0}\(record.bucket)\u{0}\(record.rawKey)\u{0}\(version)"
         }
         guard let requestID = record.requestID, !requestID.isEmpty, let sequencer = record.sequencer,
             !sequencer.isEmpty

@@ -98,6 +98,22 @@ struct SafeReceiveTests {
         }
     }
 
+    @Test func rgwEventsSharingAnEventIdButNotAnObjectAreBothDelivered() async throws {
+        // RGW builds eventId from a microsecond timestamp and the ETag only: equal content, same microsecond.
+        let text = String(decoding: try Fixtures.bytes("rgw/put.json"), as: UTF8.self)
+        let first = text.replacingOccurrences(of: "in/hello world ü.txt", with: "in/a/_SUCCESS")
+        let second = text.replacingOccurrences(of: "in/hello world ü.txt", with: "in/b/_SUCCESS")
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.with(rules: Self.everythingRules, environment: ["BASE": receiver.url(path: "")]) {
+                relay in
+                #expect(try await relay.post(Array(first.utf8)).status == 200)
+                let answer = try await relay.post(Array(second.utf8))
+                #expect(try JSONParser.parse(answer.body)["status"]?.stringValue == "accepted", "\(answer.body)")
+                _ = try await receiver.waitForRequests(count: 2, path: "/hook")
+            }
+        }
+    }
+
     @Test func theSameObjectWrittenAgainIsANewEvent() async throws {
         let body = try Fixtures.bytes("minio/put-image.json")
         let text = String(decoding: body, as: UTF8.self)

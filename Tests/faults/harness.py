@@ -576,6 +576,7 @@ class Receiver:
             "keys": set(keys),
             "duplicate_ids": sum(1 for n in ids.values() if n > 1),
             "extra_copies": sum(n - 1 for n in ids.values() if n > 1),
+            "max_copies": max(ids.values(), default=0),
             "keys_with_several_ids": sum(1 for s in keys.values() if len(s) > 1),
             "without_id": sum(1 for d in delivered if not d.webhook_id),
         }

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Iterator
 
-from harness import Relay, free_port, http_request, open_fds, proc_status, write_rules
+from harness import Receiver, Relay, free_port, http_request, open_fds, proc_status, write_rules
 from sender import MINIO_HEADERS, Poster, aws_body, minio_body
 
 NAME = "backlog"
@@ -55,8 +55,8 @@ def _send_all(port: int, bodies: Iterator[bytes], workers: int) -> dict[str, int
     return outcomes
 
 
-def _dead_target_rules(directory: str) -> str:
-    dead = free_port()  # nothing listens there: every attempt is a refused connection
+def _dead_target_rules(directory: str, dead: int | None = None) -> str:
+    dead = dead or free_port()  # nothing listens there: every attempt is a refused connection
     return write_rules(directory, {
         "dead": {"url": f"http://127.0.0.1:{dead}/dead", "format": "records", "timeout": "5s",
                  "retry": {"attempts": 1000, "initialBackoff": "1s", "maxBackoff": "10m"}},
@@ -125,7 +125,8 @@ def _million(ctx) -> None:
     workers = 8
     tmp = cleanup.tempdir("million")
     data = os.path.join(tmp, "data")
-    rules = _dead_target_rules(os.path.join(tmp, "rules"))
+    dead_port = free_port()
+    rules = _dead_target_rules(os.path.join(tmp, "rules"), dead_port)
     relay = Relay(ctx.binary, cleanup, rules, data, os.path.join(tmp, "relay.log"), log_level="error")
     relay.start()
     if not results.check(NAME, "1M: relay starts", relay.wait_healthy(30), on_fail=relay.log_tail(5)):
@@ -190,5 +191,42 @@ def _million(ctx) -> None:
                   f"pending={pending}")
     results.check(NAME, "1M: RSS bounded after restart (< 256 MiB)", 0 < st.get("VmHWM", 0) < RSS_LIMIT_KB,
                   f"VmHWM {st.get('VmHWM', 0) // 1024} MiB")
+    attempts = _labelled(relay, "relay_delivery_attempts_total")
+    results.figure(NAME, "1M: attempts on the dead target so far", attempts)
+
+    # The target comes up: how fast does the backlog drain (bounded by this Python receiver), at what RSS?
+    target = Receiver(cleanup, "dead", port=dead_port, mode="ok")
+    target.start()
+    t0 = time.monotonic()
+    time.sleep(20)
+    delivered = len(target.delivered())
+    seconds = time.monotonic() - t0
+    st = proc_status(relay.pid)
+    results.figure(NAME, "1M: drain with the target up (Python receiver, 20 s)",
+                   f"{delivered} delivered, {delivered / seconds:,.0f}/s; VmRSS {st.get('VmRSS', 0) // 1024} MiB, "
+                   f"VmHWM {st.get('VmHWM', 0) // 1024} MiB")
+    results.check(NAME, "1M: deliveries flow once the target is up", delivered > 0, f"{delivered}")
+    results.check(NAME, "1M: RSS bounded while draining (< 256 MiB)", 0 < st.get("VmHWM", 0) < RSS_LIMIT_KB,
+                  f"VmHWM {st.get('VmHWM', 0) // 1024} MiB")
+    t0 = time.monotonic()
     rc = relay.stop(30)
+    results.figure(NAME, "1M: SIGTERM while draining, to exit", f"{time.monotonic() - t0:.2f} s")
     results.check(NAME, "1M: second SIGTERM exits 0", rc == 0, f"status {rc}")
+    target.stop()
+
+
+def _labelled(relay: Relay, name: str) -> dict[str, float]:
+    """Samples of a labelled metric: label text -> value."""
+    out: dict[str, float] = {}
+    try:
+        status, _, body = http_request(relay.port, "GET", "/metrics", timeout=10)
+    except (OSError, http.client.HTTPException):
+        return out
+    for line in body.decode("utf-8", "replace").splitlines():
+        if line.startswith(name + "{"):
+            labels, _, value = line[len(name):].rpartition(" ")
+            try:
+                out[labels] = float(value)
+            except ValueError:
+                pass
+    return out

@@ -15,12 +15,13 @@ from harness import Receiver, Relay, event_key, read_dead_letters, spool_snapsho
 from sender import StoreSender, minio_body
 
 NAME = "crash-loop"
+GRACE = 10.0  # the relay's default shutdown grace period
 
 
 def run(ctx) -> None:
     results, cleanup, rng = ctx.results, ctx.cleanup, ctx.rng
     kills_wanted = 25 if ctx.full else 8
-    rate = 150.0 if ctx.full else 80.0  # events per second offered by the producer
+    rate = 200.0 if ctx.full else 150.0  # events per second offered by the producer
     up_window = (0.2, 4.0) if ctx.full else (0.2, 2.5)
     started = time.monotonic()
 
@@ -37,7 +38,7 @@ def run(ctx) -> None:
         "b": {"url": b.url, "format": "records", "timeout": "5s", "maxInFlight": 16, "retry": retry},
     }, [{"name": "all", "match": {}, "to": ["a", "b"]}])
     relay = Relay(ctx.binary, cleanup, rules, data, os.path.join(tmp, "relay.log"), log_level="info")
-    sender = StoreSender(relay.port, os.path.join(tmp, "queue"), workers=4, retry_interval=0.25)
+    sender = StoreSender(relay.port, os.path.join(tmp, "queue"), workers=8, retry_interval=0.25)
     sender.start()
 
     stop_producer = threading.Event()
@@ -66,15 +67,20 @@ def run(ctx) -> None:
         return len(rows)
 
     kills = 0
+    terms: list[int | None] = []  # exit statuses after SIGTERM
+    stop_seconds: list[float] = []
     early_kills = 0
     failed_starts = 0
     unexpected_exits: list[str] = []
     snapshot_rows: list[int] = []
     try:
         producer.start()
-        for i in range(kills_wanted):
+        i = 0
+        while kills < kills_wanted:
+            i += 1
             relay.start()
-            if i % 4 == 1:
+            graceful = i % 5 == 0  # every 5th stop is a SIGTERM under load, on top of the kills
+            if not graceful and i % 4 == 1:
                 # Kill during start-up / recovery, before it may even listen.
                 time.sleep(rng.uniform(0.0, 0.4))
                 early_kills += 1
@@ -85,10 +91,19 @@ def run(ctx) -> None:
                 time.sleep(rng.uniform(*up_window))
             if not relay.alive():
                 unexpected_exits.append(f"start #{relay.starts}: exited by itself with {relay.proc.returncode}")
-            rc = relay.kill9()
-            if rc != -signal.SIGKILL and not unexpected_exits[-1:]:
-                unexpected_exits.append(f"start #{relay.starts}: status {rc}")
-            kills += 1
+            elif graceful:
+                t0 = time.monotonic()
+                relay.signal(signal.SIGTERM)
+                rc = relay.wait(GRACE + 10)
+                stop_seconds.append(time.monotonic() - t0)
+                if rc is None:
+                    relay.kill9()
+                terms.append(rc)
+            else:
+                rc = relay.kill9()
+                if rc != -signal.SIGKILL:
+                    unexpected_exits.append(f"start #{relay.starts}: status {rc} instead of SIGKILL's")
+                kills += 1
             snapshot_rows.append(snapshot())
             if i % 3 == 2:
                 if b.up:
@@ -118,7 +133,8 @@ def run(ctx) -> None:
     dead_ids = {d.get("deliveryID") for d in dead}
     elapsed = time.monotonic() - started
 
-    results.figure(NAME, "kills survived (kill -9, same --data-dir)", f"{kills} ({early_kills} during start-up)")
+    results.figure(NAME, "kills survived (kill -9, same --data-dir)",
+                   f"{kills} ({early_kills} during start-up), plus {len(terms)} SIGTERM stops under load")
     results.figure(NAME, "events sent / acked (2xx)", f"{snap['sent']} / {snap['acked']}")
     results.figure(NAME, "sender POSTs / outcomes", f"{snap['attempts']} {snap['statuses']}")
     results.figure(NAME, "spool rows at each kill", snapshot_rows)
@@ -148,6 +164,11 @@ def run(ctx) -> None:
                       str(s["without_id"]))
     results.check(NAME, "relay never exited by itself (every exit was our kill -9)", not unexpected_exits,
                   "; ".join(unexpected_exits[:5]))
+    results.figure(NAME, "SIGTERM stops under load: seconds to exit",
+                   ", ".join(f"{t:.2f}" for t in stop_seconds))
+    results.check(NAME, "every SIGTERM under load exited 0 within the grace period",
+                  all(rc == 0 for rc in terms) and all(t <= GRACE + 2 for t in stop_seconds),
+                  f"statuses {terms}")
     results.check(NAME, "every restart became healthy", failed_starts == 0, f"{failed_starts} failed")
     results.check(NAME, "every event sent eventually got a 2xx", all_acked and snap["acked"] == snap["sent"],
                   f"{snap['queued']} still queued, {sender.files_left()} files in queue_dir")

@@ -103,16 +103,21 @@ def _scenario(ctx, tmp: str, mountpoint: str) -> None:
         probe_latencies: list[float] = []
         probe_failures: list[str] = []
         stop_probe = threading.Event()
+        probing = threading.Event()  # cleared while we kill and restart the relay on purpose
+        probing.set()
 
         def probe() -> None:
             while not stop_probe.is_set():
+                if not probing.wait(0.1):
+                    continue
                 t0 = time.monotonic()
                 try:
                     status, _, _ = http_request(relay.port, "GET", "/healthz", timeout=5)
                     if status != 200:
                         probe_failures.append(str(status))
                 except (OSError, http.client.HTTPException) as exc:
-                    probe_failures.append(type(exc).__name__)
+                    if probing.is_set():
+                        probe_failures.append(type(exc).__name__)
                 probe_latencies.append(time.monotonic() - t0)
                 stop_probe.wait(0.1)
 
@@ -157,12 +162,45 @@ def _scenario(ctx, tmp: str, mountpoint: str) -> None:
 
         # 3. The target comes back while the disk is still full: deliveries happen, their removal may fail.
         target.mode = "ok"
-        time.sleep(3.0)
-        results.figure(NAME, "2xx deliveries while the disk was full", len(target.delivered()))
+        time.sleep(full_seconds)
+        s_full = target.summary()
+        results.figure(NAME, f"2xx deliveries in {full_seconds:.0f} s with the target up and the disk full",
+                       f"{s_full['requests']} requests of {len(s_full['ids'])} distinct ids, up to "
+                       f"{s_full['max_copies']} copies of one id")
         results.check(NAME, "relay alive after delivering on a full disk", relay.alive(), on_fail=relay.log_tail(10))
 
-        # 4. Space again.
+        # 4. kill -9 while the disk is full, and start again on the full disk.
+        probing.clear()
+        time.sleep(0.2)
+        relay.kill9()
+        relay.start()
+        started_full = relay.wait_healthy(20)
+        if started_full:
+            probing.set()
+        if started_full:
+            st, _, body = 0, {}, b""
+            try:
+                st, _, body = http_request(relay.port, "POST", "/minio-event",
+                                           minio_body("disk/after-restart-probe.jpg", padding=1000), MINIO_HEADERS,
+                                           timeout=10)
+            except (OSError, http.client.HTTPException) as exc:
+                body = repr(exc).encode()
+            results.figure(NAME, "restart on the full disk", f"healthy; a POST gets {st}")
+            results.check(NAME, "after a restart on the full disk, a POST gets 503 or 2xx (never 500)",
+                          st == 503 or 200 <= st < 300, f"{st} {body[:160]!r}")
+        else:
+            rc_full = relay.wait(10) if relay.alive() else relay.proc.returncode
+            last = relay.log_tail(3)
+            results.figure(NAME, "restart on the full disk", f"did not become healthy (status {rc_full}): {last}")
+            results.check(NAME, "a relay that cannot start on a full disk exits (no hang)", not relay.alive(),
+                          on_fail=last)
+
+        # 5. Space again.
         os.unlink(filler)
+        if not relay.alive():
+            relay.start()
+        results.check(NAME, "relay healthy once space is freed", relay.wait_healthy(30), on_fail=relay.log_tail(5))
+        probing.set()
         after = ["disk/after-%05d.jpg" % i for i in range(during_count)]
         for key in after:
             sender.put(key, minio_body(key, padding=1000))
@@ -174,7 +212,7 @@ def _scenario(ctx, tmp: str, mountpoint: str) -> None:
                       f"{sender.queued} still queued; outcomes {sender.snapshot()['statuses']}")
         drained = relay.wait_drained(60)
         results.check(NAME, "spool drains once space is freed", drained, f"pending={relay.pending()}")
-        results.check(NAME, "/healthz answered 200 throughout", not probe_failures,
+        results.check(NAME, "/healthz answered 200 throughout (but for our own kill -9)", not probe_failures,
                       f"{len(probe_failures)} failures: {probe_failures[:5]}")
         if probe_latencies:
             results.figure(NAME, "/healthz worst latency", f"{max(probe_latencies) * 1000:.1f} ms "
@@ -189,8 +227,8 @@ def _scenario(ctx, tmp: str, mountpoint: str) -> None:
         missing_before = [k for k in before if k not in s["keys"] and k not in dead_keys]
         results.check(NAME, "events acked before the fill survived it", not missing_before,
                       f"{len(missing_before)} missing")
-        results.figure(NAME, "deliveries / distinct keys / duplicates (same id)",
-                       f"{s['requests']} / {len(s['keys'])} / {s['duplicate_ids']}")
+        results.figure(NAME, "deliveries / distinct keys / ids delivered more than once / most copies of one id",
+                       f"{s['requests']} / {len(s['keys'])} / {s['duplicate_ids']} / {s['max_copies']}")
         results.figure(NAME, "dead-letter lines", len(dead))
         results.check(NAME, "relay alive at the end", relay.alive(), on_fail=relay.log_tail(10))
         rc = relay.stop(20)

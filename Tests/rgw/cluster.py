@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-import urllib.error
 import urllib.request
 import uuid
 
@@ -33,10 +32,13 @@ class Processes:
                                     start_new_session=True)
         finally:
             log.close()
-        with open(self.pid_file, "a") as f:
-            f.write("%d\n" % proc.pid)
+        self.record(proc.pid)
         self.children.append((name, proc))
         return proc
+
+    def record(self, pid):
+        with open(self.pid_file, "a") as f:
+            f.write("%d\n" % pid)
 
     def stop(self, name, sig=signal.SIGTERM, grace=5.0):
         """Sends `sig` to one child by PID, waits up to `grace` s, then SIGKILL. Returns its exit status."""
@@ -101,17 +103,26 @@ class Cluster:
         self.access_key = "RELAYE2EACCESSKEY000"
         self.secret_key = "relay-e2e-secret-key-0000000000000000000"
 
-    def run(self, *argv, timeout=60, input_text=None):
-        """Runs one Ceph tool to completion; its output is returned, a failure raises SetupError."""
+    def run(self, *argv, timeout=60):
+        """Runs one Ceph tool to completion (its PID recorded like a daemon's); returns its stdout, raises SetupError
+        on failure or after `timeout` s."""
+        proc = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        self.procs.record(proc.pid)
         try:
-            done = subprocess.run(argv, env=self.env, input=input_text, capture_output=True, text=True,
-                                  timeout=timeout, cwd=self.dir)
+            stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
             raise SetupError("%s: timed out after %d s" % (" ".join(argv), timeout)) from None
-        if done.returncode != 0:
-            raise SetupError("%s: exit %d: %s" % (" ".join(argv), done.returncode,
-                                                  (done.stderr or done.stdout).strip()[-800:]))
-        return done.stdout
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if proc.returncode != 0:
+            raise SetupError("%s: exit %d: %s" % (" ".join(argv), proc.returncode,
+                                                  (stderr or stdout).strip()[-800:]))
+        return stdout
 
     def ceph(self, *argv, timeout=30):
         return self.run("ceph", "--connect-timeout", "15", *argv, timeout=timeout)

@@ -50,7 +50,7 @@ apt_install() {
 started=$(date +%s.%N)
 missing=()
 for p in ceph-mon ceph-osd radosgw ceph-common; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 python=""
 for candidate in python3 /usr/bin/python3; do
@@ -110,7 +110,7 @@ trap 'on_signal 129' HUP
 
 # The test enforces its own deadline (SIGALRM) and prints its summary last; `timeout` is the net for a test that
 # hangs anyway (then cleanup above stops what it started).
-timeout -k 5 $((timeout_s + 30)) "$python" "$here/rgw_e2e.py" --binary "$binary" --work-dir "$work" \
+timeout -k 5 $((timeout_s + 30)) "$python" -B "$here/rgw_e2e.py" --binary "$binary" --work-dir "$work" \
     --pid-file "$pids" --timeout "$timeout_s" --setup-seconds "$setup_s" </dev/null &
 child=$!
 wait "$child"
