@@ -13,8 +13,6 @@ let parentIdentity = parent.lastPathComponent
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
-    // libFuzzer supplies `main`; the targets only export `LLVMFuzzerTestOneInput`.
-    .unsafeFlags(["-parse-as-library"]),
 ]
 
 let package = Package(
@@ -23,11 +21,22 @@ let package = Package(
     dependencies: [
         .package(path: "..")
     ],
-    targets: ["FuzzEventDecoder", "FuzzRuleLoader", "FuzzJSONDifferential"].map { name in
-        .executableTarget(
-            name: name,
+    targets: [
+        // Invariant checks shared by the targets.
+        .target(
+            name: "FuzzSupport",
             dependencies: [.product(name: "RelayCore", package: parentIdentity)],
             swiftSettings: swiftSettings
         )
-    }
+    ]
+        + ["FuzzEventDecoder", "FuzzRuleLoader", "FuzzJSONDifferential"].map { name in
+            .executableTarget(
+                name: name,
+                dependencies: ["FuzzSupport", .product(name: "RelayCore", package: parentIdentity)],
+                swiftSettings: swiftSettings + [
+                    // libFuzzer supplies `main`; a target only exports `LLVMFuzzerTestOneInput`.
+                    .unsafeFlags(["-parse-as-library"])
+                ]
+            )
+        }
 )

@@ -88,7 +88,7 @@ public final class DeliveryService: Service, Sendable {
                 for name in initial.sorted() {
                     startWorker(name, in: &group)
                 }
-                while !stopping.load(ordering: .relaxed) {
+                while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                     await newTargets.wait()
                     let names = pendingNew.withLock { names -> Set<String> in
                         defer { names.removeAll() }

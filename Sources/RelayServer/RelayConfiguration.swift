@@ -20,6 +20,8 @@ public struct RelayConfiguration: Sendable {
     public var spoolMaxBytes: Int64?
     /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// Seconds a client connection may stay without any traffic before it is closed.
+    public var idleTimeoutSeconds: Int64 = 30
     /// The environment used for `${NAME}` expansion in rules.
     public var environment: [String: String] = [:]
 

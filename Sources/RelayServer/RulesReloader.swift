@@ -3,10 +3,13 @@ import ServiceLifecycle
 import UnixSignals
 
 /// Reloads the rules on SIGHUP: validate, then swap atomically; an invalid set leaves the running one in force.
-struct RulesReloader: Service {
+struct RulesReloader: Service, CustomStringConvertible {
     let rules: RuleSetStore
     let environment: [String: String]
     let logger: Logger
+
+    /// ServiceLifecycle logs services by description: never print the environment (it holds secrets).
+    var description: String { "RulesReloader(rules: \(rules.path))" }
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)

@@ -7,6 +7,10 @@ import RelayCore
 import RelayServer
 import RelaySpool
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `bucket-relay serve`: the relay's HTTP server and delivery loop.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,12 +47,15 @@ struct Serve: AsyncParsableCommand {
         let levelText = ProcessEnvironment.twin(logLevel, "LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
             throw ValidationError(
-                "--log-level: unknown level \"\(levelText)\"; use trace, debug, info, notice, "
-                    + "warning, error or critical"
+                "\(logLevel != nil ? "--log-level" : "RELAY_LOG_LEVEL"): unknown level \"\(levelText)\"; use "
+                    + "trace, debug, info, notice, warning, error or critical"
             )
         }
         guard format == "text" || format == "json" else {
-            throw ValidationError("--log-format: unknown format \"\(format)\"; use text or json")
+            throw ValidationError(
+                "\(logFormat != nil ? "--log-format" : "RELAY_LOG_FORMAT"): unknown format \"\(format)\"; "
+                    + "use text or json"
+            )
         }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
@@ -86,7 +93,28 @@ struct Serve: AsyncParsableCommand {
                 "spool.pending": "\(relay.spool.pendingCount)",
             ]
         )
-        try await relay.run()
+        raiseOpenFileLimit(logger: logger)
+        do {
+            try await relay.run()
+        } catch {
+            printError(
+                "bucket-relay: stopped: \(error) (listening on \(configuration.host):\(configuration.port); "
+                    + "is the port in use, or the host not an address of this machine?)"
+            )
+            throw ExitCode(1)
+        }
+    }
+
+    /// Lifts the soft limit on open files to the hard limit: each client connection and each target connection is a
+    /// descriptor, and Debian's default soft limit of 1024 is reached by a few hundred slow senders.
+    private func raiseOpenFileLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        let previous = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.debug("Raised the open file limit", metadata: ["from": "\(previous)", "to": "\(limit.rlim_max)"])
+        }
     }
 
     private func resolve() throws -> RelayConfiguration {
@@ -94,6 +122,9 @@ struct Serve: AsyncParsableCommand {
         configuration.environment = ProcessEnvironment.values
         if let host = ProcessEnvironment.twin(host, "HOST") { configuration.host = host }
         if let port {
+            guard (0...65535).contains(port) else {
+                throw ValidationError("--port: \(port) is not a port number (0-65535)")
+            }
             configuration.port = port
         } else if let text = ProcessEnvironment.twin(nil, "PORT") {
             guard let value = Int(text), (0...65535).contains(value) else {
@@ -105,20 +136,31 @@ struct Serve: AsyncParsableCommand {
         if let dataDir = ProcessEnvironment.twin(dataDir, "DATA_DIR") { configuration.dataDirectory = dataDir }
         configuration.authToken = ProcessEnvironment.twin(authToken, "AUTH_TOKEN")
         if let text = ProcessEnvironment.twin(maxBody, "MAX_BODY") {
+            let name = maxBody != nil ? "--max-body" : "RELAY_MAX_BODY"
             do {
                 configuration.maxBodyBytes = Int(try ByteSize.parse(text))
             } catch {
-                throw ValidationError("--max-body: \(error)")
+                throw ValidationError("\(name): \(error)")
+            }
+            guard configuration.maxBodyBytes > 0 else {
+                throw ValidationError("\(name): must be more than 0 bytes (every event would get 413)")
             }
         }
         if let text = ProcessEnvironment.twin(spoolMax, "SPOOL_MAX") {
+            let name = spoolMax != nil ? "--spool-max" : "RELAY_SPOOL_MAX"
             if let count = Int(text) {
+                guard count > 0 else {
+                    throw ValidationError("\(name): must be more than 0 (every event would get 503)")
+                }
                 configuration.spoolMaxCount = count
             } else {
                 do {
                     configuration.spoolMaxBytes = try ByteSize.parse(text)
                 } catch {
-                    throw ValidationError("--spool-max: \"\(text)\" is neither a count nor a size like 2GiB")
+                    throw ValidationError("\(name): \"\(text)\" is neither a count nor a size like 2GiB")
+                }
+                guard (configuration.spoolMaxBytes ?? 0) > 0 else {
+                    throw ValidationError("\(name): must be more than 0 bytes (every event would get 503)")
                 }
             }
         }

@@ -173,7 +173,7 @@ import Testing
                 #"rules/a.json:2:51: error: target "t": signingSecret[1]: a "whsec_" secret must be followed by "#
                     + #"base64 (A-Z, a-z, 0-9, +, /, = padding); copy it whole, or drop the "whsec_" prefix to use "#
                     + #"the text as a raw secret"#,
-                #"rules/a.json:3:27: error: target "u": url: unterminated "${"; write ${NAME}, or $${ for a literal ${"#,
+                #"rules/a.json:3:27: error: target "u": url: unterminated "${"; write ${NAME} or ${NAME:-default}, or $${ for a literal ${"#,
                 #"rules/a.json:3:64: error: target "u": headers.X-B: "${1X}" is not a variable reference; names are "#
                     + #"letters, digits and _, not starting with a digit (write $${ for a literal ${)"#,
             ]

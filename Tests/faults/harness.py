@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -182,6 +183,16 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, in seconds (-1 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return -1.0
+
+
 def open_fds(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -261,8 +272,9 @@ class Relay:
 
     def __init__(self, binary: str, cleanup: Cleanup, rules: str, data_dir: str, log_path: str,
                  port: int | None = None, extra: list[str] | None = None, log_level: str = "warning",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, nofile_soft: int | None = None) -> None:
         self.binary = binary
+        self.nofile_soft = nofile_soft
         self.cleanup = cleanup
         self.rules = rules
         self.data_dir = data_dir
@@ -287,8 +299,15 @@ class Relay:
         try:
             log.write(f"\n==== start #{self.starts + 1} {time.strftime('%H:%M:%S')}: {' '.join(args)}\n".encode())
             log.flush()
+            soft = self.nofile_soft
+
+            def limits() -> None:
+                if soft is not None:
+                    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=limits if soft is not None else None)
         finally:
             log.close()
         self.cleanup.proc(self.proc)

@@ -12,7 +12,7 @@ import threading
 import time
 
 from harness import Receiver, Relay, event_key, read_dead_letters, spool_snapshot, write_rules
-from sender import StoreSender, minio_body
+from sender import StoreSender, aws_body, minio_body
 
 NAME = "crash-loop"
 GRACE = 10.0  # the relay's default shutdown grace period
@@ -30,13 +30,17 @@ def run(ctx) -> None:
     scratch = os.path.join(tmp, "snapshot")
     a = Receiver(cleanup, "a", mode="flaky", fail_ratio=0.1)  # answers 503 to 10%: exercises reschedules
     b = Receiver(cleanup, "b", mode="ok")  # goes down and up during the loop
+    c = Receiver(cleanup, "c", mode="fail", fail_status=400)  # refuses everything: the dead-letter half of the promise
     a.start()
     b.start()
+    c.start()
     retry = {"attempts": 1000, "initialBackoff": "50ms", "maxBackoff": "500ms"}
     rules = write_rules(os.path.join(tmp, "rules"), {
         "a": {"url": a.url, "format": "minio", "timeout": "5s", "maxInFlight": 16, "retry": retry},
         "b": {"url": b.url, "format": "records", "timeout": "5s", "maxInFlight": 16, "retry": retry},
-    }, [{"name": "all", "match": {}, "to": ["a", "b"]}])
+        "c": {"url": c.url, "format": "minio", "timeout": "5s", "maxInFlight": 4, "retry": retry},
+    }, [{"name": "all", "match": {}, "to": ["a", "b"]},
+        {"name": "created-to-c", "match": {"event": "s3:ObjectCreated:*", "prefix": "crash/c/"}, "to": ["c"]}])
     relay = Relay(ctx.binary, cleanup, rules, data, os.path.join(tmp, "relay.log"), log_level="info")
     sender = StoreSender(relay.port, os.path.join(tmp, "queue"), workers=8, retry_interval=0.25)
     sender.start()
@@ -49,8 +53,17 @@ def run(ctx) -> None:
         next_at = time.monotonic()
         while not stop_producer.is_set():
             n += 1
-            key = "crash/%07d.jpg" % n
-            sender.put(key, minio_body(key, padding=rng.choice((0, 0, 0, 2000))))
+            roll = rng.random()
+            if roll < 0.1:
+                # An AWS body of 20 records: one bigger transaction; each record is its own delivery per target.
+                keys = ["crash/aws-%07d-%02d.jpg" % (n, i) for i in range(20)]
+                sender.put("aws-%07d" % n, aws_body(keys, bucket="photos"), record_keys=keys)
+            elif roll < 0.3:
+                key = "crash/c/%07d.jpg" % n  # also to target c, which refuses it: dead-lettered
+                sender.put(key, minio_body(key))
+            else:
+                key = "crash/%07d.jpg" % n
+                sender.put(key, minio_body(key, padding=rng.choice((0, 0, 0, 2000))))
             produced[0] = n
             next_at += 1.0 / rate
             delay = next_at - time.monotonic()
@@ -139,29 +152,45 @@ def run(ctx) -> None:
     results.figure(NAME, "sender POSTs / outcomes", f"{snap['attempts']} {snap['statuses']}")
     results.figure(NAME, "spool rows at each kill", snapshot_rows)
     results.figure(NAME, "dead-letter lines", len(dead))
-    acked_keys = set(sender.acked)
-    sent_keys = set(sender.sent_keys)
-    for recv in (a, b):
+    acked_keys = sender.acked_record_keys()
+    sent_keys = sender.sent_record_keys()
+    unparsable = [d for d in dead if "unparsable" in d]
+    results.figure(NAME, "records sent / acked", f"{len(sent_keys)} / {len(acked_keys)}")
+    for recv in (a, b, c):
         s = recv.summary()
-        dead_keys_t = {_dead_key(d) for d in dead if d.get("target") == recv.name}
-        results.figure(NAME, f"target {recv.name}: 2xx deliveries / distinct keys / distinct ids",
-                       f"{s['requests']} / {len(s['keys'])} / {len(s['ids'])}")
-        results.figure(NAME, f"target {recv.name}: duplicates (same webhook-id again) / extra copies",
-                       f"{s['duplicate_ids']} / {s['extra_copies']}")
-        results.figure(NAME, f"target {recv.name}: keys delivered under several ids (sender resent after a kill)",
-                       s["keys_with_several_ids"])
-        missing = sorted(acked_keys - s["keys"] - dead_keys_t)
-        results.check(NAME, f"every acked event reached target {recv.name}", not missing,
-                      f"{len(missing)} missing, e.g. {missing[:5]}" if missing else f"{len(acked_keys)} acked")
+        dead_t = [d for d in dead if d.get("target") == recv.name]
+        dead_keys_t = {_dead_key(d) for d in dead_t}
+        expected = acked_keys if recv is not c else {k for k in acked_keys if k.startswith("crash/c/")}
+        results.figure(NAME, f"target {recv.name}: 2xx deliveries / distinct keys / distinct ids / dead letters",
+                       f"{s['requests']} / {len(s['keys'])} / {len(s['ids'])} / {len(dead_t)}")
+        if recv is not c:
+            results.figure(NAME, f"target {recv.name}: duplicates (same webhook-id again) / extra copies",
+                           f"{s['duplicate_ids']} / {s['extra_copies']}")
+            results.figure(NAME, f"target {recv.name}: keys delivered under several ids (sender resent after a kill)",
+                           s["keys_with_several_ids"])
+        else:
+            ids = [d.get("deliveryID") for d in dead_t]
+            results.figure(NAME, "target c: dead-letter lines for the same delivery id again",
+                           len(ids) - len(set(ids)))
+            bad_reason = [d.get("reason") for d in dead_t if d.get("reason") != "rejected"]
+            results.check(NAME, "target c: every dead letter says reason rejected", not bad_reason,
+                          str(bad_reason[:5]))
+        missing = sorted(expected - s["keys"] - dead_keys_t)
+        results.check(NAME, f"every acked event reached target {recv.name}"
+                      + (" or the dead-letter file" if recv is c else ""), not missing,
+                      f"{len(missing)} missing, e.g. {missing[:5]}" if missing else f"{len(expected)} expected")
         durable_t = {i for i, (t, _) in durable.items() if t == recv.name}
         lost = sorted(durable_t - s["ids"] - dead_ids)
-        results.check(NAME, f"every delivery id seen in the spool reached target {recv.name}", not lost,
+        results.check(NAME, f"every delivery id seen in the spool reached target {recv.name}"
+                      + (" or the dead-letter file" if recv is c else ""), not lost,
                       f"{len(lost)} lost, e.g. {[(i, durable[i][1]) for i in lost[:5]]}" if lost
                       else f"{len(durable_t)} ids")
-        unknown = sorted(s["keys"] - sent_keys)
+        unknown = sorted((s["keys"] | dead_keys_t) - sent_keys)
         results.check(NAME, f"target {recv.name} got only keys that were sent", not unknown, str(unknown[:5]))
         results.check(NAME, f"target {recv.name}: every request carried a webhook-id", s["without_id"] == 0,
                       str(s["without_id"]))
+    results.check(NAME, "every dead-letter line is whole JSON", not unparsable,
+                  f"{len(unparsable)} unparsable, e.g. {unparsable[:1]}")
     results.check(NAME, "relay never exited by itself (every exit was our kill -9)", not unexpected_exits,
                   "; ".join(unexpected_exits[:5]))
     results.figure(NAME, "SIGTERM stops under load: seconds to exit",
@@ -175,7 +204,8 @@ def run(ctx) -> None:
     results.check(NAME, "spool drained (relay_spool_pending_deliveries 0.0)", drained, f"pending={pending}")
     results.check(NAME, "spool file empty after the final stop", final_rows == 0, f"{final_rows} rows")
     results.check(NAME, "final SIGTERM exits 0", rc_final == 0, f"status {rc_final}")
-    results.check(NAME, "no dead letters (targets always recover)", not dead, f"{len(dead)} lines")
+    stray = [d for d in dead if d.get("target") != "c"]
+    results.check(NAME, "no dead letters for a and b (they always recover)", not stray, f"{len(stray)} lines")
     results.figure(NAME, "time", f"{elapsed:.1f} s")
 
 

@@ -5,14 +5,14 @@ a 0-byte body; /healthz must keep answering quickly throughout (its worst latenc
 from __future__ import annotations
 
 import http.client
-
 import os
 import select
 import socket
 import threading
 import time
 
-from harness import HOST, Receiver, Relay, http_request, open_fds, percentile, proc_status, wait_until, write_rules
+from harness import (HOST, Receiver, Relay, cpu_seconds, http_request, open_fds, percentile, proc_status, wait_until,
+                     write_rules)
 from sender import MINIO_HEADERS, minio_body
 
 NAME = "hostile"
@@ -133,7 +133,8 @@ def run(ctx) -> None:
         time.sleep(1.0)
 
         # 1. 1,000 connections held open: idle, a partial request line/headers, headers with a partial body.
-        prober.phase = "1000 held"
+        prober.phase = "connect burst"
+        overflows_before = _listen_overflows()
         connect_errors = 0
         partial_head = b"POST /minio-event HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         partial_body = (b"POST /minio-event HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -150,10 +151,12 @@ def run(ctx) -> None:
             except OSError:
                 connect_errors += 1
         open_seconds = time.monotonic() - t0
+        prober.phase = "1000 held"
+        overflows = _listen_overflows() - overflows_before
         time.sleep(2.0)
         fds_held = open_fds(relay.pid)
-        results.figure(NAME, "held connections opened / connect errors / time",
-                       f"{len(held)} / {connect_errors} / {open_seconds:.2f} s")
+        results.figure(NAME, "held connections opened / connect errors / time / listen-queue overflows (host-wide)",
+                       f"{len(held)} / {connect_errors} / {open_seconds:.2f} s / {overflows}")
         results.figure(NAME, "relay fds at start / with the held connections", f"{fds_start} / {fds_held}")
         results.check(NAME, "1,000 connections accepted", len(held) == held_count and connect_errors == 0,
                       f"{len(held)} open, {connect_errors} errors")
@@ -287,7 +290,10 @@ def run(ctx) -> None:
     worst = 0.0
     for phase, lat in prober.samples.items():
         total += len(lat)
-        worst = max(worst, max(lat))
+        if phase != "connect burst":
+            # While 1,000 connects arrive at once the listen queue (backlog) may overflow, and a dropped SYN is
+            # retried by the client's kernel after 1 s: reported above, not held against the relay's latency.
+            worst = max(worst, max(lat))
         fails = prober.failures.get(phase, [])
         results.figure(NAME, f"/healthz during {phase}: n / p50 / p99 / max / failures",
                        f"{len(lat)} / {percentile(lat, 0.5) * 1000:.1f} / {percentile(lat, 0.99) * 1000:.1f} / "
@@ -295,8 +301,8 @@ def run(ctx) -> None:
     all_failures = [f for fails in prober.failures.values() for f in fails]
     results.check(NAME, "/healthz answered 200 every time", not all_failures,
                   f"{len(all_failures)} failures of {total}: {all_failures[:5]}")
-    results.check(NAME, f"/healthz worst latency under {HEALTHZ_LIMIT:.1f} s", worst < HEALTHZ_LIMIT,
-                  f"{worst * 1000:.1f} ms over {total} probes")
+    results.check(NAME, f"/healthz worst latency under {HEALTHZ_LIMIT:.1f} s (connections held, slow-loris, bodies)",
+                  worst < HEALTHZ_LIMIT, f"{worst * 1000:.1f} ms")
     drained = relay.wait_drained(30)
     s = target.summary()
     expected = {"hostile/while-held.jpg", "hostile/exact-max-body.jpg", "hostile/exact-max-body-chunked.jpg"}
@@ -306,4 +312,109 @@ def run(ctx) -> None:
     results.check(NAME, "relay alive at the end", relay.alive(), on_fail=relay.log_tail(10))
     rc = relay.stop(20)
     results.check(NAME, "SIGTERM exits 0", rc == 0, f"status {rc}")
+    _fd_limit(ctx, rules, tmp)
+    if ctx.full:
+        _partial_bodies(ctx, rules, tmp, 300)
 
+
+def _listen_overflows() -> int:
+    """The host's TcpExt ListenOverflows counter (connections dropped because a listen queue was full)."""
+    try:
+        with open("/proc/net/netstat", encoding="ascii") as f:
+            lines = f.read().splitlines()
+        for names, values in zip(lines, lines[1:]):
+            if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+                return int(dict(zip(names.split(), values.split())).get("ListenOverflows", 0))
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _healthz_once(port: int, timeout: float) -> tuple[bool, float]:
+    t0 = time.monotonic()
+    try:
+        status, _, _ = http_request(port, "GET", "/healthz", timeout=timeout)
+        return status == 200, time.monotonic() - t0
+    except (OSError, http.client.HTTPException):
+        return False, time.monotonic() - t0
+
+
+def _fd_limit(ctx, rules: str, tmp: str) -> None:
+    """The same 1,000 idle connections under the soft descriptor limit most services get (systemd: 1024)."""
+    results, cleanup = ctx.results, ctx.cleanup
+    soft = 1024
+    relay = Relay(ctx.binary, cleanup, rules, os.path.join(tmp, "data-fd"), os.path.join(tmp, "relay-fd.log"),
+                  log_level="warning", nofile_soft=soft)
+    relay.start()
+    if not results.check(NAME, f"relay starts with a soft fd limit of {soft}", relay.wait_healthy(30),
+                         on_fail=relay.log_tail(5)):
+        return
+    held: list[socket.socket] = []
+    try:
+        for _ in range(1000):
+            try:
+                held.append(socket.create_connection((HOST, relay.port), timeout=5))
+            except OSError:
+                break
+        time.sleep(1.0)
+        cpu0 = cpu_seconds(relay.pid)
+        answers = [_healthz_once(relay.port, 2.0) for _ in range(3)]
+        time.sleep(max(0.0, 3.0 - sum(t for _, t in answers)))
+        cpu = cpu_seconds(relay.pid) - cpu0
+        seconds = sum(t for _, t in answers) + max(0.0, 3.0 - sum(t for _, t in answers))
+        results.figure(NAME, f"soft fd limit {soft}: relay fds with 1,000 held / CPU while held",
+                       f"{open_fds(relay.pid)} / {cpu / seconds * 100:.0f} % of a core")
+        ok = all(a for a, _ in answers)
+        results.check(NAME, f"soft fd limit {soft} (systemd's default): /healthz answers with 1,000 idle "
+                            "connections held", ok,
+                      f"{sum(1 for a, _ in answers if a)}/3 answered, worst {max(t for _, t in answers):.2f} s; the "
+                      "relay neither raises its soft RLIMIT_NOFILE nor closes idle connections")
+    finally:
+        for sock in held:
+            sock.close()
+    recovered = wait_until(lambda: _healthz_once(relay.port, 1.0)[0], 10)
+    results.check(NAME, f"soft fd limit {soft}: answers again once the connections are closed", recovered)
+    rc = relay.stop(20)
+    results.check(NAME, f"soft fd limit {soft}: SIGTERM exits 0", rc == 0, f"status {rc}")
+
+
+
+def _partial_bodies(ctx, rules: str, tmp: str, count: int) -> None:
+    """`count` requests that each send all but the last byte of a body of the default --max-body (1 MiB) and wait:
+    how much memory does the relay hold for them?"""
+    results, cleanup = ctx.results, ctx.cleanup
+    relay = Relay(ctx.binary, cleanup, rules, os.path.join(tmp, "data-bodies"),
+                  os.path.join(tmp, "relay-bodies.log"), log_level="warning")
+    relay.start()
+    if not results.check(NAME, "relay starts with the default --max-body", relay.wait_healthy(30),
+                         on_fail=relay.log_tail(5)):
+        return
+    size = 1024 * 1024
+    head = b"POST /minio-event HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % size
+    body = b" " * (size - 1)
+    before = proc_status(relay.pid)
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            try:
+                sock = socket.create_connection((HOST, relay.port), timeout=10)
+                sock.sendall(head + body)
+                held.append(sock)
+            except OSError:
+                break
+        time.sleep(2.0)
+        during = proc_status(relay.pid)
+        ok, latency = _healthz_once(relay.port, 5.0)
+        results.figure(NAME, f"{len(held)} requests holding a 1 MiB body minus 1 byte: VmRSS before / held",
+                       f"{before.get('VmRSS', 0) // 1024} MiB / {during.get('VmRSS', 0) // 1024} MiB "
+                       f"(~{len(held) * size // 2**20} MiB of bodies in flight)")
+        results.check(NAME, "/healthz answers while partial 1 MiB bodies are held", ok, f"{latency * 1000:.0f} ms")
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(1.0)
+    after = proc_status(relay.pid)
+    results.figure(NAME, "after they are closed: VmRSS / VmHWM",
+                   f"{after.get('VmRSS', 0) // 1024} MiB / {after.get('VmHWM', 0) // 1024} MiB")
+    rc = relay.stop(20)
+    results.check(NAME, "partial bodies: SIGTERM exits 0", rc == 0, f"status {rc}")

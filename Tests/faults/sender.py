@@ -159,6 +159,7 @@ class StoreSender:
         self.seq = 0
         self.sent_keys: list[str] = []
         self.acked: dict[str, float] = {}
+        self.record_keys: dict[str, list[str]] = {}  # body key -> its records' object keys, for multi-record bodies
         self.attempts = 0
         self.statuses: collections.Counter[str] = collections.Counter()
         self.history: dict[str, list[str]] = {}
@@ -167,8 +168,11 @@ class StoreSender:
 
     # -- producer side
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, record_keys: list[str] | None = None) -> None:
+        """Queues one body; `key` names it, `record_keys` are the object keys of its records (default: [key])."""
         with self.lock:
+            if record_keys is not None:
+                self.record_keys[key] = record_keys
             self.seq += 1
             seq = self.seq
             self.keys[seq] = key
@@ -258,6 +262,21 @@ class StoreSender:
                 return True
             time.sleep(0.05)
         return self.queued == 0
+
+    def acked_record_keys(self) -> set[str]:
+        """The object keys of every record of every acked body."""
+        with self.lock:
+            out: set[str] = set()
+            for key in self.acked:
+                out.update(self.record_keys.get(key, [key]))
+            return out
+
+    def sent_record_keys(self) -> set[str]:
+        with self.lock:
+            out: set[str] = set()
+            for key in self.sent_keys:
+                out.update(self.record_keys.get(key, [key]))
+            return out
 
     def files_left(self) -> int:
         return sum(1 for n in os.listdir(self.queue_dir) if n.endswith(".event"))

@@ -1,7 +1,190 @@
+import FuzzSupport
 import RelayCore
 
+/// Request bodies: `EventDecoder.decode`, then every payload format for every decoded record.
+///
+/// Invariants: decoding raw memory and an array agree; a syntax error points inside the body; record ranges lie in
+/// the body and hold a JSON object; every payload is JSON; a MinIO envelope with one record is forwarded byte for
+/// byte in `minio` format (and a bare `Records` body with one record in `records` format); a built envelope holds
+/// the record's bytes unchanged and decodes back to the same record; a CloudEvent carries the record as `data` and
+/// the record's fields in its attributes.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzJSONDifferential(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    _ = try? JSONParser.parse(UnsafeRawBufferPointer(start: data, count: size))
+public func fuzzEventDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    // libFuzzer's buffer is allocated at exactly `size` bytes: AddressSanitizer reports any read past it.
+    let raw = UnsafeRawBufferPointer(start: data, count: size)
+    let decoded = EventDecoder.decode(raw)
+    let body = Array(raw)
+    FuzzCheck.require(decoded == EventDecoder.decode(body), "decode(raw) and decode([UInt8]) differ")
+
+    switch decoded {
+    case .empty:
+        var index = body.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while index < body.count, [0x20, 0x0A, 0x0D, 0x09].contains(body[index]) { index += 1 }
+        FuzzCheck.require(index == body.count, "a body with non-blank bytes decoded as empty")
+    case .notJSON(let error):
+        FuzzCheck.require(error.offset >= 0 && error.offset <= size, "syntax error offset \(error.offset) outside body")
+        FuzzCheck.require(error.line >= 1 && error.column >= 1, "syntax error at line \(error.line):\(error.column)")
+        FuzzCheck.require(FuzzCheck.syntaxError(body) == error, "parse and decode report different syntax errors")
+        FuzzCheck.require(printable(error.message), "a syntax error message holds a control character: \(error)")
+    case .testEvent:
+        FuzzCheck.require(FuzzCheck.parse(body) != nil, "a test event that is not JSON")
+    case .undecodable(let problem):
+        FuzzCheck.require(FuzzCheck.parse(body) != nil, "an undecodable body that is not JSON")
+        FuzzCheck.require(!problem.field.isEmpty && !problem.reason.isEmpty, "undecodable without field or reason")
+        FuzzCheck.require(printable(problem.reason), "an undecodable reason holds a control character: \(problem)")
+    case .events(let events):
+        checkEvents(events, body)
+    }
     return 0
+}
+
+/// Messages end up in logs and on terminals: values taken from the body must be quoted, never raw. (Field paths
+/// may hold raw metadata keys: they are data, written through `JSONWriter` into responses and dead letters.)
+private func printable(_ message: String) -> Bool {
+    !message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+}
+
+private func checkEvents(_ events: DecodedEvents, _ body: [UInt8]) {
+    FuzzCheck.require(!events.records.isEmpty, "events without records")
+    if events.envelope == .bareRecord {
+        FuzzCheck.require(events.records.count == 1, "a bare record body with \(events.records.count) records")
+    }
+    for (position, result) in events.records.enumerated() {
+        switch result {
+        case .undecodable(let index, let problem):
+            FuzzCheck.require(index == (events.envelope == .bareRecord ? 0 : position), "record index \(index)")
+            FuzzCheck.require(!problem.field.isEmpty && !problem.reason.isEmpty, "undecodable without field or reason")
+            FuzzCheck.require(printable(problem.reason), "an undecodable reason holds a control character: \(problem)")
+        case .record(let record):
+            checkRecord(record, events, body)
+        }
+    }
+}
+
+private func checkRecord(_ record: EventRecord, _ events: DecodedEvents, _ body: [UInt8]) {
+    let range = record.recordRange
+    FuzzCheck.require(
+        range.lowerBound >= 0 && range.upperBound <= body.count && !range.isEmpty,
+        "record range \(range) outside a body of \(body.count) bytes"
+    )
+    let recordBytes = Array(body[range])
+    guard let recordValue = FuzzCheck.parse(recordBytes), case .object = recordValue.kind else {
+        FuzzCheck.require(false, "record range \(range) does not hold a JSON object")
+        return
+    }
+    FuzzCheck.require(record.eventName.hasPrefix("s3:") && record.eventName.utf8.count > 3, "event name")
+    FuzzCheck.require(!record.bucket.isEmpty && !record.rawKey.isEmpty, "empty bucket or key")
+    FuzzCheck.require(record.size.map { $0 >= 0 } ?? true, "negative size")
+    FuzzCheck.require(record.versionID.map { !$0.isEmpty } ?? true, "empty versionID kept")
+    if record.eventSource == "ceph:s3" {
+        FuzzCheck.require(FuzzCheck.sameBytes(record.key, record.rawKey), "an RGW key was unescaped")
+    }
+    if !record.rawKey.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+        FuzzCheck.require(FuzzCheck.sameBytes(record.key, record.rawKey), "a key without escapes changed")
+    }
+
+    for format in PayloadFormat.allCases {
+        let payload = PayloadBuilder.payload(format: format, body: body, events: events, record: record)
+        guard let value = FuzzCheck.parse(payload) else {
+            FuzzCheck.require(false, "\(format) payload is not JSON: \(payload)")
+            return
+        }
+        FuzzCheck.checkRanges(value, in: payload, bounds: 0..<payload.count)
+        switch format {
+        case .minio:
+            if events.envelope == .minio && events.records.count == 1 {
+                FuzzCheck.require(payload == body, "a MinIO single-record body was not forwarded byte for byte")
+            } else {
+                checkEnvelope(payload, value, record, recordBytes, envelope: .minio)
+            }
+        case .records:
+            if events.envelope == .records && events.records.count == 1 {
+                FuzzCheck.require(payload == body, "a single-record Records body was not forwarded byte for byte")
+            } else {
+                checkEnvelope(payload, value, record, recordBytes, envelope: .records)
+            }
+        case .cloudevents:
+            checkCloudEvent(payload, value, record, recordBytes, body)
+        }
+    }
+}
+
+/// A built envelope: the expected members in order, the record's bytes as the only element of `Records`, and a
+/// decode that gives the same record back.
+private func checkEnvelope(
+    _ payload: [UInt8],
+    _ value: JSONValue,
+    _ record: EventRecord,
+    _ recordBytes: [UInt8],
+    envelope: DecodedEvents.Envelope
+) {
+    guard let members = value.objectValue else {
+        FuzzCheck.require(false, "\(envelope) envelope is not an object")
+        return
+    }
+    let keys = members.map(\.key)
+    if envelope == .minio {
+        FuzzCheck.require(keys == ["EventName", "Key", "Records"], "MinIO envelope members \(keys)")
+        FuzzCheck.require(
+            members[0].value.stringValue.map { FuzzCheck.sameBytes($0, record.eventName) } == true,
+            "EventName is not the record's event name"
+        )
+        FuzzCheck.require(
+            members[1].value.stringValue.map { FuzzCheck.sameBytes($0, record.bucket + "/" + record.key) } == true,
+            "Key is not bucket/key"
+        )
+    } else {
+        FuzzCheck.require(keys == ["Records"], "Records envelope members \(keys)")
+    }
+    guard let elements = members.last?.value.arrayValue, elements.count == 1 else {
+        FuzzCheck.require(false, "envelope Records is not a one-element array")
+        return
+    }
+    FuzzCheck.require(
+        payload[elements[0].range].elementsEqual(recordBytes),
+        "envelope does not hold the record's bytes unchanged"
+    )
+    guard case .events(let again) = EventDecoder.decode(payload), again.records.count == 1,
+        case .record(var back) = again.records[0]
+    else {
+        FuzzCheck.require(false, "\(envelope) envelope does not decode to one record")
+        return
+    }
+    FuzzCheck.require(again.envelope == envelope, "envelope decoded as \(again.envelope), built as \(envelope)")
+    FuzzCheck.require(back.recordRange == elements[0].range, "decoded record range differs from the parsed one")
+    back.recordRange = record.recordRange
+    FuzzCheck.require(back == record, "record changed through a \(envelope) envelope: \(record) became \(back)")
+}
+
+private func checkCloudEvent(
+    _ payload: [UInt8],
+    _ value: JSONValue,
+    _ record: EventRecord,
+    _ recordBytes: [UInt8],
+    _ body: [UInt8]
+) {
+    guard let members = value.objectValue else {
+        FuzzCheck.require(false, "CloudEvent is not an object")
+        return
+    }
+    let hasTime = record.eventTime.map { !$0.isEmpty } ?? false
+    let expectedKeys =
+        ["specversion", "id", "source", "type", "subject"] + (hasTime ? ["time"] : []) + ["datacontenttype", "data"]
+    FuzzCheck.require(members.map(\.key) == expectedKeys, "CloudEvent members \(members.map(\.key))")
+    func attribute(_ name: String) -> String? { value[name]?.stringValue }
+    let eventType = "com.amazonaws.s3." + record.eventName.dropFirst(3)
+    let source = record.eventSource + "." + (record.awsRegion ?? "") + "." + record.bucket
+    let id = PayloadBuilder.cloudEventID(body: body, record: record)
+    FuzzCheck.require(!id.isEmpty, "empty CloudEvent id")
+    FuzzCheck.require(attribute("specversion") == "1.0", "specversion")
+    FuzzCheck.require(attribute("id").map { FuzzCheck.sameBytes($0, id) } == true, "id")
+    FuzzCheck.require(attribute("source").map { FuzzCheck.sameBytes($0, source) } == true, "source")
+    FuzzCheck.require(attribute("type").map { FuzzCheck.sameBytes($0, eventType) } == true, "type")
+    FuzzCheck.require(attribute("subject").map { FuzzCheck.sameBytes($0, record.key) } == true, "subject")
+    if hasTime, let time = record.eventTime {
+        FuzzCheck.require(attribute("time").map { FuzzCheck.sameBytes($0, time) } == true, "time")
+    }
+    FuzzCheck.require(attribute("datacontenttype") == "application/json", "datacontenttype")
+    guard let data = value["data"] else { return }
+    FuzzCheck.require(payload[data.range].elementsEqual(recordBytes), "CloudEvent data is not the record's bytes")
 }

@@ -1,7 +1,186 @@
+import Foundation
+import FuzzSupport
 import RelayCore
 
+/// `JSONParser` against Foundation's `JSONSerialization` on valid UTF-8: both must accept or both refuse, and when
+/// both accept, strings, literals, numbers and container sizes must agree. Every accepted tree also has its byte
+/// ranges checked, and every string in it must survive a `JSONWriter` round trip.
+///
+/// Excluded, because the two legitimately differ (see Fuzz/README.md):
+/// - nesting deeper than 500: `JSONParser` refuses more than 512 levels by design; Foundation's limit differs;
+/// - a NUL byte anywhere: never valid JSON, but Foundation reads a text with NULs among its first bytes as UTF-16 or
+///   UTF-32 (encoding detection), so it may accept it;
+/// - numbers Foundation refuses as out of range (`1e400`): `JSONParser` keeps a number's text and does not convert;
+/// - trailing commas (`[1,]`, `{"a":1,}`): Foundation accepts them, RFC 8259 and `JSONParser` do not;
+/// - a string that starts with a raw U+FEFF: Foundation drops that one character, `JSONParser` keeps it (as RFC 8259
+///   says; an escaped `\ufeff` is kept by both).
+/// Duplicate object keys are accepted by both (`JSONParser` keeps all, Foundation the last), so values of objects
+/// with duplicate keys are not compared.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzJSONDifferential(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    _ = try? JSONParser.parse(UnsafeRawBufferPointer(start: data, count: size))
+public func fuzzJSONDifferential(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let raw = UnsafeRawBufferPointer(start: data, count: size)
+    let ours: Result<JSONValue, JSONSyntaxError>
+    do throws(JSONSyntaxError) {
+        ours = .success(try JSONParser.parse(raw))
+    } catch {
+        ours = .failure(error)
+    }
+    let bytes = Array(raw)
+    switch ours {
+    case .success(let value):
+        FuzzCheck.checkRanges(value, in: bytes, bounds: 0..<bytes.count)
+        FuzzCheck.forEachString(in: value, FuzzCheck.checkWriterRoundTrip)
+    case .failure(let error):
+        FuzzCheck.require(error.offset >= 0 && error.offset <= size, "error offset \(error.offset) outside input")
+    }
+
+    guard String(validating: bytes, as: UTF8.self) != nil, !bytes.contains(0), nestingDepth(bytes) <= 500 else {
+        return 0
+    }
+    let theirs: Any?
+    var theirError: (any Error)?
+    do {
+        theirs = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+    } catch {
+        theirs = nil
+        theirError = error
+    }
+    switch (ours, theirs) {
+    case (.success(let value), let object?):
+        compare(value, object, path: "$")
+    case (.failure, nil):
+        break
+    case (.success, nil):
+        if let theirError, isNumberRangeRefusal(theirError) { return 0 }
+        FuzzCheck.require(false, "JSONParser accepts, Foundation refuses: \(String(describing: theirError))")
+    case (.failure(let error), _?):
+        if FuzzCheck.parse(withoutTrailingCommas(bytes)) != nil { return 0 }
+        FuzzCheck.require(false, "JSONParser refuses (\(error)), Foundation accepts")
+    }
     return 0
+}
+
+/// The deepest nesting of arrays and objects, counted outside strings (an upper bound for malformed text).
+private func nestingDepth(_ bytes: [UInt8]) -> Int {
+    var depth = 0
+    var deepest = 0
+    var inString = false
+    var escaped = false
+    for byte in bytes {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+            continue
+        }
+        switch byte {
+        case UInt8(ascii: "\""): inString = true
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+        default: break
+        }
+    }
+    return deepest
+}
+
+/// `bytes` without the commas (outside strings) that are followed by blanks and a closing bracket or brace.
+private func withoutTrailingCommas(_ bytes: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    var inString = false
+    var escaped = false
+    for (index, byte) in bytes.enumerated() {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+        } else if byte == UInt8(ascii: "\"") {
+            inString = true
+        } else if byte == UInt8(ascii: ",") {
+            let next = bytes[(index + 1)...].first { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }
+            if next == UInt8(ascii: "]") || next == UInt8(ascii: "}") { continue }
+        }
+        out.append(byte)
+    }
+    return out
+}
+
+/// Foundation refuses numbers that do not fit a `Double` or an integer type; `JSONParser` keeps the text.
+private func isNumberRangeRefusal(_ error: any Error) -> Bool {
+    let text = String(describing: error)
+    return text.contains("is not representable") || text.contains("Number") && text.contains("representable")
+}
+
+private func compare(_ value: JSONValue, _ object: Any, path: String) {
+    switch value.kind {
+    case .null:
+        FuzzCheck.require(object is NSNull, "\(path): null vs \(type(of: object))")
+    case .bool(let flag):
+        FuzzCheck.require((object as? NSNumber)?.boolValue == flag, "\(path): \(flag) vs \(object)")
+    case .number(let text):
+        guard let number = object as? NSNumber else {
+            FuzzCheck.require(false, "\(path): number \(text) vs \(type(of: object))")
+            return
+        }
+        if let integer = Int64(text) {
+            if abs(integer) < 1 << 53 {
+                FuzzCheck.require(number.doubleValue == Double(integer), "\(path): \(text) vs \(number)")
+            }
+        } else if let double = Double(text), double.isFinite, double != 0 {
+            let difference = abs(number.doubleValue - double) / abs(double)
+            FuzzCheck.require(difference < 1e-15, "\(path): \(text) vs \(number)")
+        }
+    case .string(let string):
+        guard let theirs = object as? String else {
+            FuzzCheck.require(false, "\(path): string vs \(type(of: object))")
+            return
+        }
+        compareStrings(string, theirs, path: path)
+    case .array(let elements):
+        guard let theirs = object as? [Any] else {
+            FuzzCheck.require(false, "\(path): array vs \(type(of: object))")
+            return
+        }
+        FuzzCheck.require(elements.count == theirs.count, "\(path): \(elements.count) vs \(theirs.count) elements")
+        for (index, (element, other)) in zip(elements, theirs).enumerated() {
+            compare(element, other, path: "\(path)[\(index)]")
+        }
+    case .object(let members):
+        guard let theirs = object as? [String: Any] else {
+            FuzzCheck.require(false, "\(path): object vs \(type(of: object))")
+            return
+        }
+        let keys = members.map(\.key)
+        guard Set(keys).count == keys.count else { return }  // duplicate keys: Foundation keeps the last only
+        FuzzCheck.require(keys.count == theirs.count, "\(path): \(keys.count) vs \(theirs.count) members")
+        for member in members {
+            var scalars = member.key.unicodeScalars
+            if scalars.first == "\u{FEFF}" { scalars.removeFirst() }
+            guard let other = theirs[member.key] ?? theirs[String(scalars)] else {
+                FuzzCheck.require(false, "\(path): key \(Array(member.key.unicodeScalars)) missing in Foundation")
+                return
+            }
+            compare(member.value, other, path: "\(path).\(member.key)")
+        }
+    }
+}
+
+/// Strings compared scalar by scalar, allowing for Foundation dropping one leading raw U+FEFF.
+private func compareStrings(_ ours: String, _ theirs: String, path: String) {
+    let scalars = Array(ours.unicodeScalars)
+    let other = Array(theirs.unicodeScalars)
+    if scalars == other { return }
+    FuzzCheck.require(
+        scalars.first == "\u{FEFF}" && Array(scalars.dropFirst()) == other,
+        "\(path): string \(scalars) vs \(other)"
+    )
 }

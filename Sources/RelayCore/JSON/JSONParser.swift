@@ -232,7 +232,11 @@ private struct Parser {
                     let scalar = try parseUnicodeEscape()
                     appendUTF8(scalar, to: &out)
                 default:
-                    throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))' in string", at: index - 2)
+                    // Printable ASCII is shown as is, other bytes by value: the message holds no raw control byte.
+                    let shown =
+                        e >= 0x21 && e < 0x7F
+                        ? "'\\\(Character(Unicode.Scalar(e)))'" : "'\\' followed by \(describe(e))"
+                    throw error("invalid escape \(shown) in string", at: index - 2)
                 }
             default:
                 if b < 0x20 { throw error("unescaped control character in string") }

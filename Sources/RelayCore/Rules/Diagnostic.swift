@@ -96,7 +96,8 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
         }
         out += ": \(severity.rawValue): "
         if let subject { out += subject + ": " }
-        if let field { out += field + ": " }
+        // A field path can hold a key from the file: escaped so that the diagnostic stays on one line.
+        if let field { out += field.escapedForMessage + ": " }
         return out + message
     }
 }

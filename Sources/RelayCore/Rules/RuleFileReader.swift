@@ -473,11 +473,21 @@ struct RuleFileReader {
                     at: offset,
                     subject: subject,
                     field: path,
-                    "unterminated \"${\"; write ${NAME}, or $${ for a literal ${"
+                    "unterminated \"${\"; write ${NAME} or ${NAME:-default}, or $${ for a literal ${"
                 )
                 return nil
             }
-            let name = String(decoding: bytes[(index + 2)..<close], as: UTF8.self)
+            let reference = String(decoding: bytes[(index + 2)..<close], as: UTF8.self)
+            // `${NAME:-default}`: the default, written out in the rule file, when NAME is unset or empty.
+            var name = reference
+            var fallback: String?
+            let referenceBytes = bytes[(index + 2)..<close]
+            if let colon = referenceBytes.firstIndex(of: UInt8(ascii: ":")), colon + 1 < close,
+                bytes[colon + 1] == UInt8(ascii: "-")
+            {
+                name = String(decoding: bytes[(index + 2)..<colon], as: UTF8.self)
+                fallback = String(decoding: bytes[(colon + 2)..<close], as: UTF8.self)
+            }
             if !Self.isVariableName(name) {
                 report(
                     .invalidValue,
@@ -490,6 +500,8 @@ struct RuleFileReader {
                 ok = false
             } else if let value = environment[name], !value.isEmpty {
                 out += Array(value.utf8)
+            } else if let fallback, !fallback.isEmpty {
+                out += Array(fallback.utf8)
             } else {
                 let state = environment[name] == nil ? "is not set" : "is set but empty"
                 report(

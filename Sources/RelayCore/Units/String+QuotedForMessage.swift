@@ -1,10 +1,20 @@
 extension String {
     /// The string in double quotes with `"`, `\` and control characters escaped, for diagnostics and messages.
     var quotedForMessage: String {
-        var out = "\""
+        "\"" + escaped(quotes: true) + "\""
+    }
+
+    /// The string with `\` and control characters escaped as in `quotedForMessage`, without quotes: for field paths
+    /// that hold keys taken from a file, so that a diagnostic stays on one line.
+    var escapedForMessage: String {
+        escaped(quotes: false)
+    }
+
+    private func escaped(quotes: Bool) -> String {
+        var out = ""
         for scalar in unicodeScalars {
             switch scalar {
-            case "\"": out += "\\\""
+            case "\"" where quotes: out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
@@ -17,6 +27,6 @@ extension String {
                 }
             }
         }
-        return out + "\""
+        return out
     }
 }

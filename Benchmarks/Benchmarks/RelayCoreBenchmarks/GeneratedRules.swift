@@ -1,0 +1,62 @@
+import RelayCore
+
+/// A generated rule file of `count` rules with varied buckets, prefixes, suffixes, events and sizes, four targets, and
+/// exactly one rule (`hit`, at index `count / 2`) that `MatchBenchmarks.hitRecord` matches.
+///
+/// Rule `i` (other than the hit) is, by `i % 10`:
+/// - 0: bucket `photos`, prefix `uploads/<i>/` (shares the hit record's bucket and the trie path `uploads/`);
+/// - 5: bucket `photos`, prefix `uploads/`, suffix `.png`: a candidate for the hit record that fails on its suffix;
+/// - 9: no bucket, prefix `logs/<i>/`, no event;
+/// - otherwise: one of `max(2, count / 10)` other buckets, prefix `dir<i % 37>/`, a suffix and an event condition,
+///   and for every seventh rule a size bound.
+enum GeneratedRules {
+    static let events = [
+        #"["s3:ObjectCreated:*"]"#,
+        #"["s3:ObjectRemoved:*"]"#,
+        #"["s3:ObjectCreated:Put", "s3:ObjectCreated:Copy"]"#,
+        #"["s3:ObjectAccessed:Get"]"#,
+        #"["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"]"#,
+    ]
+    static let suffixes = [".png", ".gif", ".mp4", ".csv", ".jpg", ".txt"]
+
+    /// The index of the one rule the hit record matches.
+    static func hitIndex(count: Int) -> Int { count / 2 }
+
+    static func source(count: Int) -> RuleSource {
+        let otherBuckets = max(2, count / 10)
+        var rules: [String] = []
+        rules.reserveCapacity(count)
+        for index in 0..<count {
+            let target = "\"t\(index % 4)\""
+            var match: String
+            if index == hitIndex(count: count) {
+                match =
+                    #""event": ["s3:ObjectCreated:*"], "bucket": ["photos"], "prefix": ["uploads/2026/"], "#
+                    + #""suffix": [".jpg"], "contentType": ["image/*"]"#
+            } else {
+                switch index % 10 {
+                case 0:
+                    match = #""bucket": ["photos"], "prefix": ["uploads/\#(index)/"]"#
+                case 5:
+                    match = #""bucket": ["photos"], "prefix": ["uploads/"], "suffix": [".png"]"#
+                case 9:
+                    match = #""prefix": ["logs/\#(index)/"]"#
+                default:
+                    match =
+                        #""event": \#(events[index % events.count]), "bucket": ["b\#(index % otherBuckets)"], "#
+                        + #""prefix": ["dir\#(index % 37)/"], "suffix": ["\#(suffixes[index % suffixes.count])"]"#
+                    if index % 7 == 3 { match += #", "size": {"min": 1, "max": "50MiB"}"# }
+                }
+            }
+            rules.append(#"{"name": "r\#(index)", "match": {\#(match)}, "to": [\#(target)]}"#)
+        }
+        let targets = (0..<4).map { #""t\#($0)": {"url": "http://127.0.0.1:9/t\#($0)"}"# }
+        let text = """
+            {"targets": {\(targets.joined(separator: ", "))},
+             "rules": [
+            \(rules.joined(separator: ",\n"))
+            ]}
+            """
+        return RuleSource(path: "generated-\(count).json", text: text)
+    }
+}
