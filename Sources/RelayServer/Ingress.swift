@@ -116,8 +116,9 @@ public final class Ingress: Sendable {
                         logger.info(
                             "Event resent by its sender, already spooled; not fanned out again",
                             metadata: [
-                                "event.name": "\(record.eventName)", "event.bucket": "\(record.bucket)",
-                                "event.key": "\(record.key)",
+                                "event.name": "\(record.eventName)",
+                                "event.bucket": "\(LogText.escaped(record.bucket))",
+                                "event.key": "\(LogText.escaped(record.key))",
                             ]
                         )
                         continue
@@ -183,8 +184,8 @@ public final class Ingress: Sendable {
                 logger.info(
                     "Event matched no rule",
                     metadata: [
-                        "event.name": "\(record.eventName)", "event.bucket": "\(record.bucket)",
-                        "event.key": "\(record.key)",
+                        "event.name": "\(record.eventName)", "event.bucket": "\(LogText.escaped(record.bucket))",
+                        "event.key": "\(LogText.escaped(record.key))",
                     ]
                 )
             } else {
@@ -192,8 +193,8 @@ public final class Ingress: Sendable {
                 logger.info(
                     "Event spooled",
                     metadata: [
-                        "event.name": "\(record.eventName)", "event.bucket": "\(record.bucket)",
-                        "event.key": "\(record.key)", "targets": "\(targets.joined(separator: ","))",
+                        "event.name": "\(record.eventName)", "event.bucket": "\(LogText.escaped(record.bucket))",
+                        "event.key": "\(LogText.escaped(record.key))", "targets": "\(targets.joined(separator: ","))",
                     ]
                 )
             }

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -9,13 +10,14 @@ import RelaySpool
 enum RelayRoutes {
     static func router(relay: Relay) -> Router<BasicRequestContext> {
         let router = Router()
+        router.middlewares.add(JSONErrorMiddleware())
         let ingress = relay.ingress
         let maxBody = relay.configuration.maxBodyBytes
-        let expectedAuthorization = relay.configuration.authToken.map { "Bearer \($0)" }
+        let expectedToken = relay.configuration.authToken
 
         let receive: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
-            if let expectedAuthorization {
-                guard let given = request.headers[.authorization], constantTimeEqual(given, expectedAuthorization)
+            if let expectedToken {
+                guard let given = request.headers[.authorization], bearerMatches(given, expectedToken)
                 else {
                     return respond(
                         .error(401, "unauthorized", "send Authorization: Bearer TOKEN (the relay's --auth-token)")
@@ -83,6 +85,13 @@ enum RelayRoutes {
             headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: response.body))
         )
+    }
+
+    /// True when `header` is `Bearer TOKEN` (the scheme is case-insensitive, RFC 9110 §11.1) with the expected token.
+    static func bearerMatches(_ header: String, _ token: String) -> Bool {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        return constantTimeEqual(String(parts[1]).trimmingCharacters(in: .whitespaces), token)
     }
 
     /// Compares without an early exit, so the time taken does not reveal how much of a token matched.

@@ -13,7 +13,7 @@ struct Match: ParsableCommand {
     var rules: String?
     @Flag(help: "Also say why each other rule did not match.")
     var explain = false
-    @Argument(help: "A request body as a sender POSTs it (MinIO, AWS or RGW JSON).")
+    @Argument(help: "A request body as a sender POSTs it (MinIO, AWS or RGW JSON); - reads standard input.")
     var event: String
 
     func run() throws {
@@ -28,7 +28,9 @@ struct Match: ParsableCommand {
             }
             throw ExitCode(1)
         }
-        guard let data = FileManager.default.contents(atPath: event) else {
+        let contents =
+            event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: event)
+        guard let data = contents else {
             printError("\(event): cannot read file")
             throw ExitCode(1)
         }

@@ -42,6 +42,13 @@ struct Replay: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+        var sinceMilliseconds: Int64?
+        if let since {
+            guard let parsed = Self.milliseconds(since) else {
+                throw ValidationError("--since: \"\(since)\" is not an ISO 8601 time like 2026-11-29T10:00:00Z")
+            }
+            sinceMilliseconds = parsed
+        }
         let entries = try DeadLetterFile.read(path: path)
         let client = try CurlClient()
         defer { client.shutdown() }
@@ -49,30 +56,50 @@ struct Replay: AsyncParsableCommand {
         var sent = 0
         var failed = 0
         var skipped = 0
+        var planned = 0
+        var unsendable = 0
         for entry in entries {
-            guard let letter = entry.letter, let targetName = letter.target, selected(letter) else {
+            guard let letter = entry.letter, letter.target != nil || letter.reason != "undecodable",
+                selected(letter, since: sinceMilliseconds)
+            else {
                 skipped += 1
                 continue
             }
+            let targetName = letter.target ?? "-"
             let configured = ruleSet?.target(named: targetName)
             guard let url = configured?.url ?? letter.url else {
-                skipped += 1
+                print(
+                    "cannot send \(letter.deliveryID ?? "-"): target \"\(targetName)\" is not in the rules "
+                        + "(\(rulesPath)) and the line has no url; add the target back, or pass --rules"
+                )
+                unsendable += 1
                 continue
             }
             if dryRun {
                 print("would send \(letter.deliveryID ?? "-") to \(targetName) \(url)")
+                planned += 1
                 continue
             }
             var headers = configured?.headers ?? []
-            headers.append((name: "Content-Type", value: "application/json"))
+            headers.append((name: "Content-Type", value: configured?.format.contentType ?? "application/json"))
             headers.append((name: "User-Agent", value: "bucket-relay/1"))
             if let id = letter.deliveryID { headers.append((name: "webhook-id", value: id)) }
+            if let rule = letter.rule { headers.append((name: "X-Relay-Rule", value: rule)) }
             headers.append((name: "X-Relay-Replay", value: "1"))
+            let body = Array(letter.payload.utf8)
+            if let configured, !configured.signingSecrets.isEmpty, let id = letter.deliveryID {
+                let timestamp = Int64(Date().timeIntervalSince1970)
+                let signer = WebhookSigner(secrets: configured.signingSecrets)
+                headers.append((name: "webhook-timestamp", value: String(timestamp)))
+                headers.append(
+                    (name: "webhook-signature", value: signer.signature(id: id, timestamp: timestamp, body: body))
+                )
+            }
             let request = HTTPRequest(
                 method: "POST",
                 url: url,
                 headers: headers,
-                body: Array(letter.payload.utf8),
+                body: body,
                 timeout: configured?.timeout ?? .seconds(10)
             )
             do {
@@ -93,14 +120,33 @@ struct Replay: AsyncParsableCommand {
             // Removes only these lines, under the file's lock: lines a running relay appends meanwhile stay.
             try DeadLetterFile.rewrite(path: path, removing: delivered)
         }
-        print("replay: \(sent) sent and removed, \(failed) failed and kept, \(skipped) not selected")
-        if failed > 0 { throw ExitCode(1) }
+        if dryRun {
+            print("replay --dry-run: \(planned) would be sent, \(unsendable) cannot be sent, \(skipped) not selected")
+            return
+        }
+        print(
+            "replay: \(sent) sent and removed, \(failed) failed and kept, \(unsendable) cannot be sent, "
+                + "\(skipped) not selected"
+        )
+        if failed > 0 || unsendable > 0 { throw ExitCode(1) }
     }
 
-    private func selected(_ letter: DeadLetter) -> Bool {
+    private func selected(_ letter: DeadLetter, since: Int64?) -> Bool {
         if let target, letter.target != target { return false }
         if let rule, letter.rule != rule { return false }
-        if let since, letter.time < since { return false }
+        if let since {
+            guard let time = Self.milliseconds(letter.time), time >= since else { return false }
+        }
         return true
+    }
+
+    /// Milliseconds since the epoch of an ISO 8601 time with or without fractional seconds, `Z` or an offset.
+    static func milliseconds(_ text: String) -> Int64? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        guard let date = withFraction.date(from: text) ?? plain.date(from: text) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 }

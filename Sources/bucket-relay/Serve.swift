@@ -76,7 +76,7 @@ struct Serve: AsyncParsableCommand {
                     printError(diagnostic.description)
                 }
                 printError(
-                    "bucket-relay: \(diagnostics.diagnostics.count) error(s) in \(configuration.rulesPath); "
+                    "bucket-relay: \(diagnostics.errors.count) error(s) in \(configuration.rulesPath); "
                         + "not starting"
                 )
             } else {
@@ -85,6 +85,9 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let ruleSet = relay.rules.current
+        for warning in ruleSet.warnings {
+            logger.warning("Rule warning", metadata: ["diagnostic": "\(warning.description)"])
+        }
         logger.info(
             "Relay starting",
             metadata: [

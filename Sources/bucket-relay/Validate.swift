@@ -15,12 +15,18 @@ struct Validate: ParsableCommand {
         let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
         switch RuleFiles.load(path: path, environment: ProcessEnvironment.values) {
         case .success(let ruleSet):
+            for warning in ruleSet.warnings {
+                printError(warning.description)
+            }
             print("\(path): ok: \(ruleSet.targets.count) target(s), \(ruleSet.rules.count) rule(s)")
         case .failure(let diagnostics):
             for diagnostic in diagnostics.diagnostics {
                 printError(diagnostic.description)
             }
-            printError("\(diagnostics.diagnostics.count) error(s)")
+            let warnings = diagnostics.diagnostics.count - diagnostics.errors.count
+            printError(
+                "\(diagnostics.errors.count) error(s)" + (warnings > 0 ? ", \(warnings) warning(s)" : "")
+            )
             throw ExitCode(1)
         }
     }

@@ -49,6 +49,14 @@ struct CommandLineTests {
             ["b.json", #"rule "same""#, "a.json"]
         ),
         (
+            "a pattern where a literal suffix belongs",
+            [
+                "a.json":
+                    #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "jpegs", "match": { "suffix": "*.jpg" }, "to": ["hook"] } ] }"#
+            ],
+            ["a.json", #"rule "jpegs""#, "match.suffix", "literal", #"".jpg""#]
+        ),
+        (
             "not JSON",
             ["a.json": Self.goodTargets, "b.json": "{ \"rules\": [ oops ] }"],
             ["b.json:1:", "error:"]

@@ -115,9 +115,29 @@ struct IngressTests {
             #expect(try await relay.post(body, headers: [("Authorization", "Bearer wrong")]).status == 401)
             #expect(try await relay.post(body, headers: [("Authorization", "s3cret")]).status == 401)
             #expect(relay.relay.spool.pendingCount == 0)
+            #expect(try await relay.post(body, headers: [("Authorization", "Bearer s3cret2")]).status == 401)
+            // The scheme is case-insensitive (RFC 9110); the token is not.
+            let lower = try await relay.post(body, headers: [("Authorization", "bearer s3cret")])
+            #expect(lower.status == 200)
+            #expect(try await relay.post(body, headers: [("Authorization", "Bearer S3CRET")]).status == 401)
             let accepted = try await relay.post(body, headers: [("Authorization", "Bearer s3cret")])
             #expect(accepted.status == 200)
-            #expect(try JSONParser.parse(accepted.body)["deliveries"]?.int64Value == 1)
+            #expect(try JSONParser.parse(lower.body)["deliveries"]?.int64Value == 1)
+            #expect(try JSONParser.parse(accepted.body)["status"]?.stringValue == "duplicate", "sent twice")
+        }
+    }
+
+    @Test func unknownRoutesAndMethodsGetAJSON404() async throws {
+        try await TestRelay.with(rules: Self.rules, environment: ["BASE": "http://127.0.0.1:1"]) { relay throws in
+            for response in [
+                try await TestHTTP.get(relay.url("/nope")),
+                try await TestHTTP.client().execute(HTTPRequest(method: "PUT", url: relay.url(), body: [])),
+            ] {
+                #expect(response.status == 404)
+                let error = try JSONParser.parse(response.body)
+                #expect(error["error"]?.stringValue == "not found")
+                #expect(error["detail"]?.stringValue?.contains("POST /minio-event") == true)
+            }
         }
     }
 

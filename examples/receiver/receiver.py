@@ -11,6 +11,7 @@ import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote_plus
 
 
 def main() -> int:
@@ -34,13 +35,14 @@ def main() -> int:
                 summary = body.decode("utf-8", "replace")
                 try:
                     event = json.loads(body)
-                    record = (event.get("Records") or [{}])[0]
-                    summary = "%s %s/%s" % (
-                        record.get("eventName"),
-                        record.get("s3", {}).get("bucket", {}).get("name"),
-                        event.get("Key") or record.get("s3", {}).get("object", {}).get("key"),
-                    )
-                except (ValueError, AttributeError, IndexError):
+                    record = (event.get("Records") or [event.get("data") or {}])[0]
+                    s3 = record.get("s3", {})
+                    key = s3.get("object", {}).get("key", "")
+                    if record.get("eventSource") in ("minio:s3", "aws:s3"):
+                        key = unquote_plus(key)  # MinIO and AWS escape keys; Ceph RGW sends them raw
+                    where = event.get("Key") or "%s/%s" % (s3.get("bucket", {}).get("name"), key)
+                    summary = "%s %s" % (record.get("eventName"), where)
+                except (ValueError, AttributeError, IndexError, TypeError):
                     pass
                 print("%s %s id=%s attempt=%s %s" % (
                     self.command, self.path, self.headers.get("webhook-id"), self.headers.get("X-Relay-Attempt"),

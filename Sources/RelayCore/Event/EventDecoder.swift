@@ -174,7 +174,7 @@ public enum EventDecoder {
             case .invalidEscape(let escape):
                 throw path.error(
                     "s3.object.key",
-                    "invalid URL escape \"\(escape)\"; expected '%' followed by two hex digits"
+                    "invalid URL escape \(escape.quotedForMessage); expected '%' followed by two hex digits"
                 )
             case .invalidUTF8:
                 throw path.error("s3.object.key", "the unescaped key is not valid UTF-8")

@@ -20,12 +20,20 @@ extension RuleFileReader {
         }
         if let member = fields["prefix"] {
             spec.prefixes = readList(member.value, subject: subject, path: path + ".prefix", what: "key") { text in
-                text.isEmpty ? "an empty prefix matches every key; remove \"prefix\" instead" : nil
+                if text.isEmpty { return "an empty prefix matches every key; remove \"prefix\" instead" }
+                if text.hasSuffix("*") {
+                    return "prefixes are literal, not patterns: write \(String(text.dropLast()).quotedForMessage)"
+                }
+                return nil
             }
         }
         if let member = fields["suffix"] {
             spec.suffixes = readList(member.value, subject: subject, path: path + ".suffix", what: "key") { text in
-                text.isEmpty ? "an empty suffix matches every key; remove \"suffix\" instead" : nil
+                if text.isEmpty { return "an empty suffix matches every key; remove \"suffix\" instead" }
+                if text.hasPrefix("*") {
+                    return "suffixes are literal, not patterns: write \(String(text.dropFirst()).quotedForMessage)"
+                }
+                return nil
             }
         }
         if let member = fields["contentType"] {
