@@ -44,9 +44,12 @@ bin=$(swift build "${build_flags[@]}" --show-bin-path)
 # Seeds, copied fresh each run (libFuzzer reads every file of a directory as one input).
 rm -rf "$work/seeds"
 mkdir -p "$work/seeds/events" "$work/seeds/rules"
-cp ../Tests/Fixtures/*/*.json ../Tests/Fixtures/bad/*.txt ../examples/events/*.json seeds/events/* "$work/seeds/events/"
-cp ../rules/*.json ../Tests/rgw/rules.json seeds/rules/* "$work/seeds/rules/" 2>/dev/null
-cp ../Tests/rgw/rules.json "$work/seeds/rules/rgw-rules.json"
+for seed in ../Tests/Fixtures/*/*.json ../Tests/Fixtures/bad/*.txt ../examples/events/*.json seeds/events/*; do
+    cp "$seed" "$work/seeds/events/$(basename "$(dirname "$seed")")-$(basename "$seed")"
+done
+for seed in ../rules/*.json ../Tests/rgw/rules.json seeds/rules/*; do
+    cp "$seed" "$work/seeds/rules/$(basename "$(dirname "$seed")")-$(basename "$seed")"
+done
 # The shipped rules split targets and rules over files: join them as the rule loader's two files (NUL between).
 for rules in ../rules/[2-9]*.json; do
     { cat ../rules/10-targets.json; printf '\0'; cat "$rules"; } >"$work/seeds/rules/joined-$(basename "$rules")"

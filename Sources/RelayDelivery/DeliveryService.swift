@@ -290,51 +290,86 @@ public final class DeliveryService: Service, Sendable {
         ]
         if let status { logMetadata["http.response.status_code"] = "\(status)" }
         if let errorText { logMetadata["error"] = "\(errorText)" }
-        do {
-            switch decision {
-            case .delivered:
-                try await spool.complete(rowID: row.rowID)
-                metrics.outcome(target: target.name, "delivered")
-                logger.info("Delivered", metadata: logMetadata)
-            case .retry(let after):
-                let delay = after.components.seconds * 1000 + after.components.attoseconds / 1_000_000_000_000_000
-                try await spool.reschedule(
+        switch decision {
+        case .delivered:
+            await persist("complete", logMetadata) { try await self.spool.complete(rowID: row.rowID) }
+            metrics.outcome(target: target.name, "delivered")
+            logger.info("Delivered", metadata: logMetadata)
+        case .retry(let after):
+            let delay = after.components.seconds * 1000 + after.components.attoseconds / 1_000_000_000_000_000
+            await persist("reschedule", logMetadata) {
+                try await self.spool.reschedule(
                     rowID: row.rowID,
                     attempts: attemptNumber,
                     nextAttemptAt: nowMs + delay,
                     lastStatus: status,
                     lastError: errorText
                 )
-                metrics.outcome(target: target.name, "retry")
-                logMetadata["delivery.retry_in_ms"] = "\(delay)"
-                logger.warning("Delivery attempt failed, will retry", metadata: logMetadata)
-            case .deadLetter(let reason):
-                let letter = DeadLetter(
-                    time: DeadLetter.timestamp(millisecondsSince1970: nowMs),
-                    reason: reason.rawValue,
-                    rule: row.rule,
-                    target: target.name,
-                    url: target.url,
-                    deliveryID: row.deliveryID,
-                    attempts: attemptNumber,
-                    lastStatus: status,
-                    lastError: errorText,
-                    payload: String(decoding: row.payload, as: UTF8.self)
-                )
-                try await deadLetters.append([letter])
-                try await spool.removeDeadLettered(rowID: row.rowID)
-                metrics.outcome(target: target.name, "dead_letter")
-                logMetadata["dead_letter.reason"] = "\(reason.rawValue)"
-                logger.error("Delivery dead-lettered", metadata: logMetadata)
             }
-        } catch {
-            // The spool or the dead-letter file could not record the outcome: the row stays as it was and is tried
-            // again later (a duplicate at worst, never a loss). Back off so a full disk is not hammered.
-            logMetadata["spool.error"] = "\(error)"
-            logger.error("Cannot record a delivery outcome; the delivery stays pending", metadata: logMetadata)
-            try? await Task.sleep(for: .seconds(1))
+            metrics.outcome(target: target.name, "retry")
+            logMetadata["delivery.retry_in_ms"] = "\(delay)"
+            logger.warning("Delivery attempt failed, will retry", metadata: logMetadata)
+        case .deadLetter(let reason):
+            let letter = DeadLetter(
+                time: DeadLetter.timestamp(millisecondsSince1970: nowMs),
+                reason: reason.rawValue,
+                rule: row.rule,
+                target: target.name,
+                url: target.url,
+                deliveryID: row.deliveryID,
+                attempts: attemptNumber,
+                lastStatus: status,
+                lastError: errorText,
+                payload: String(decoding: row.payload, as: UTF8.self)
+            )
+            // The line first: if the process dies between the two, the row is dead-lettered twice, never lost.
+            if await persist("dead-letter", logMetadata, { try await self.deadLetters.append([letter]) }) {
+                await persist("remove", logMetadata) { try await self.spool.removeDeadLettered(rowID: row.rowID) }
+            }
+            metrics.outcome(target: target.name, "dead_letter")
+            logMetadata["dead_letter.reason"] = "\(reason.rawValue)"
+            logger.error("Delivery dead-lettered", metadata: logMetadata)
         }
         release(row, worker)
+    }
+
+    /// Records an attempt's outcome durably, retrying (1 s, doubling to 30 s) while the spool or the dead-letter file
+    /// cannot be written (a full disk): the row stays claimed meanwhile, so a delivered event is not sent again and
+    /// again while its completion cannot be recorded. Gives up only when the service stops; the row then stays as it
+    /// was, and is attempted again after the restart (a duplicate at worst, never a loss).
+    /// - Returns: whether the operation succeeded.
+    @discardableResult
+    private func persist(
+        _ operation: String,
+        _ metadata: Logger.Metadata,
+        _ body: () async throws -> Void
+    ) async -> Bool {
+        var delay = Duration.seconds(1)
+        var failures = 0
+        while true {
+            do {
+                try await body()
+                if failures > 0 {
+                    logger.notice("Delivery outcome recorded after retrying", metadata: metadata)
+                }
+                return true
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 10 == 0 {
+                    var metadata = metadata
+                    metadata["spool.operation"] = "\(operation)"
+                    metadata["spool.error"] = "\(error)"
+                    metadata["spool.failures"] = "\(failures)"
+                    logger.error(
+                        "Cannot record a delivery outcome; retrying, the delivery stays held",
+                        metadata: metadata
+                    )
+                }
+                if stopping.load(ordering: .relaxed) || Task.isCancelled { return false }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
     }
 
     /// Feeds the target's circuit breaker: an answer that is not a retryable failure shows the target is alive.

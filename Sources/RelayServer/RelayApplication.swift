@@ -122,7 +122,9 @@ public final class Relay: Sendable {
             server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
-                serverName: "bucket-relay"
+                serverName: "bucket-relay",
+                // Room for bursts of new connections (the kernel caps it at net.core.somaxconn).
+                backlog: 4096
             ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -20,6 +20,10 @@ public struct RelayConfiguration: Sendable {
     public var spoolMaxBytes: Int64?
     /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// Request-body bytes held in memory at once across all connections; beyond it new requests get 503.
+    public var maxBufferedBodyBytes: Int = 64 << 20
+    /// How long a request body may take to arrive before the request is answered 408.
+    public var bodyReadTimeout: Duration = .seconds(30)
     /// Seconds a client connection may stay without any traffic before it is closed.
     public var idleTimeoutSeconds: Int64 = 30
     /// The environment used for `${NAME}` expansion in rules.

@@ -14,6 +14,8 @@ enum RelayRoutes {
         let ingress = relay.ingress
         let maxBody = relay.configuration.maxBodyBytes
         let expectedToken = relay.configuration.authToken
+        let budget = BodyBudget(limit: max(relay.configuration.maxBufferedBodyBytes, maxBody))
+        let bodyDeadline = relay.configuration.bodyReadTimeout
 
         let receive: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             if let expectedToken {
@@ -24,14 +26,31 @@ enum RelayRoutes {
                     )
                 }
             }
-            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBody {
+            let length = request.headers[.contentLength].flatMap { Int($0) }
+            if let length, length > maxBody {
                 return respond(tooLarge(maxBody))
             }
+            let reserved = length ?? maxBody
+            guard budget.reserve(reserved) else {
+                return respond(
+                    .error(
+                        503,
+                        "busy",
+                        "too many request bodies are being received at once; retry shortly",
+                        retryAfter: 1
+                    )
+                )
+            }
+            defer { budget.release(reserved) }
             let buffer: ByteBuffer
             do {
-                buffer = try await request.body.collect(upTo: maxBody)
+                buffer = try await collect(request, upTo: maxBody, within: bodyDeadline)
             } catch let error as HTTPError where error.status == .contentTooLarge {
                 return respond(tooLarge(maxBody))
+            } catch is BodyTimeout {
+                return respond(
+                    .error(408, "request timeout", "the body did not arrive within \(bodyDeadline); send it at once")
+                )
             }
             let body = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
             return respond(await ingress.handle(body: body))
@@ -45,6 +64,16 @@ enum RelayRoutes {
             json(.ok, #"{"status":"ok"}"#)
         }
         router.get("/readyz") { _, _ in
+            if let free = freeBytes(relay.configuration.dataDirectory), free < Int64(4 * maxBody) {
+                return respond(
+                    .error(
+                        503,
+                        "not ready",
+                        "the data directory has \(free) bytes free; events would be refused (503) until space is freed",
+                        retryAfter: 5
+                    )
+                )
+            }
             let writable = await relay.spool.isWritable()
             if writable {
                 return json(.ok, #"{"status":"ready","rules":"loaded","spool":"writable"}"#)
@@ -62,6 +91,31 @@ enum RelayRoutes {
             }
         }
         return router
+    }
+
+    struct BodyTimeout: Error {}
+
+    /// Reads the whole body, or throws `BodyTimeout` when it has not arrived within `deadline` (a sender dribbling
+    /// bytes never goes idle, so the connection's idle timeout alone does not bound it).
+    static func collect(_ request: Request, upTo maxBody: Int, within deadline: Duration) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await request.body.collect(upTo: maxBody) }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else { throw BodyTimeout() }
+            return buffer
+        }
+    }
+
+    /// Free bytes on the file system holding `path`, nil when unknown.
+    static func freeBytes(_ path: String) -> Int64? {
+        guard let attributes = try? FileManager.default.attributesOfFileSystem(forPath: path),
+            let free = attributes[.systemFreeSize] as? NSNumber
+        else { return nil }
+        return free.int64Value
     }
 
     static func tooLarge(_ maxBody: Int) -> IngressResponse {

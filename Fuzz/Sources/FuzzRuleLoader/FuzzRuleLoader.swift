@@ -170,7 +170,13 @@ private let fixedRecords: [EventRecord] = [
     EventRecord(eventName: "s3:ObjectCreated:Unknown", bucket: "photos", key: "a", size: 0),
     EventRecord(eventName: "s3:Custom:Thing", bucket: "b", key: "k", size: Int64.max),
     EventRecord(eventName: "s3:ObjectAccessed:Get", bucket: "caf\u{E9}", key: "caf\u{E9}/r\u{E9}sum\u{E9}.pdf"),
-    EventRecord(eventName: "s3:ObjectAccessed:Get", bucket: "cafe\u{301}", key: "cafe\u{301}/re\u{301}sume\u{301}.pdf"),
+    EventRecord(
+        eventName: "s3:ObjectCreated:Put",
+        bucket: "cafe\u{301}",
+        key: "cafe\u{301}/re\u{301}sume\u{301}.pdf",
+        size: 1,
+        contentType: "image/jpeg"
+    ),
     EventRecord(eventName: "s3:ObjectCreated:Put", bucket: "\u{212A}", key: "\u{212A}", size: 1, contentType: "a/b"),
 ]
 

@@ -393,7 +393,6 @@ public enum JSONWriter {
     /// Appends `s` as a JSON string literal, quotes included. Escapes `"`, `\`, control characters and
     /// U+2028/U+2029 (as Go's encoding/json does); other characters are written as raw UTF-8.
     public static func appendString(_ s: String, to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         var utf8 = s.utf8.makeIterator()
         var pending: [UInt8] = []
@@ -416,8 +415,8 @@ public enum JSONWriter {
                 out.append(UInt8(ascii: "t"))
             case 0x00..<0x20:
                 out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 0x0F)])
+                out.append(hexDigit(b >> 4))
+                out.append(hexDigit(b & 0x0F))
             case 0xE2:
                 // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
                 pending.removeAll(keepingCapacity: true)
@@ -438,5 +437,9 @@ public enum JSONWriter {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }

@@ -4,7 +4,7 @@
 /// forwarded byte for byte without a decode/encode round trip.
 public struct JSONValue: Sendable, Equatable {
     /// The kind of value and its contents.
-    public indirect enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
         case null
         case bool(Bool)
         /// The raw number text as it appears in the input, e.g. `48213` or `-1.5e3`.
