@@ -46,14 +46,28 @@ NGINX
 nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & PIDS+=($!)
 wait_port "$NGINX_PORT"
 
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("Tests/Fixtures/minio/put-image.json", "rb"); wrk.body = f:read("*a"); f:close()
+# Every request is a distinct event (its own sequencer and key): the relay does not fan out a resent event twice.
+cat > "$WORK/post.lua" <<'LUA'
+local threads = 0
+local run = os.time() % 65536 -- each wrk invocation (warm-up, measured run) sends events of its own
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+  thread:set("run", run)
+end
+local f = io.open("Tests/Fixtures/minio/put-image.json", "rb"); local template = f:read("*a"); f:close()
+local counter = 0
+function request()
+  counter = counter + 1
+  local seq = string.format("%04X%02X%010X", run or 0, tid or 0, counter)
+  local body = template:gsub("188A0D8A74975E28", seq):gsub("cat%.jpg", "cat-" .. seq .. ".jpg")
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
 LUA
 
 run_wrk() { # url -> prints requests/s, keeps the full report
   wrk -t2 -c"$CONNECTIONS" -d2s -s "$WORK/post.lua" "$1" >/dev/null 2>&1 || true   # warm-up
+  sleep 1 # the next run's events get another os.time() stamp
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/post.lua" "$1" > "$WORK/wrk.out" 2>&1
   cat "$WORK/wrk.out" >> "$WORK/wrk.all"
   awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out"
@@ -85,7 +99,7 @@ DRAIN_START=$(date +%s.%N)
 PENDING_AT_END=$(curl -s "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^relay_spool_pending_deliveries/ {print $2}')
 for _ in $(seq 1 600); do
   pending=$(curl -s "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^relay_spool_pending_deliveries/ {print $2}')
-  [ "${pending:-1}" = "0" ] && break; sleep 0.1
+  awk -v p="${pending:-1}" 'BEGIN { exit !(p + 0 == 0) }' && break; sleep 0.1
 done
 DRAIN_SECONDS=$(python3 -c "import time; print('%.1f' % (time.time() - $DRAIN_START))")
 DELIVERED=$(wc -l < "$WORK/nginx/access.log")

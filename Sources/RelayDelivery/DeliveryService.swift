@@ -88,6 +88,7 @@ public final class DeliveryService: Service, Sendable {
                 for name in initial.sorted() {
                     startWorker(name, in: &group)
                 }
+                group.addTask { await self.tick() }
                 while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                     await newTargets.wait()
                     let names = pendingNew.withLock { names -> Set<String> in
@@ -106,6 +107,18 @@ public final class DeliveryService: Service, Sendable {
             for worker in all { worker.signal.signal() }
         }
         logger.info("Delivery stopped; undelivered rows stay in the spool")
+    }
+
+    /// Wakes each worker whose wait has reached its deadline: one timer for all workers, not one per wait.
+    private func tick() async {
+        while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(25))
+            let now = ContinuousClock.now
+            let all = workers.withLock { Array($0.values) }
+            for worker in all {
+                worker.signal.fireIfDue(now: now)
+            }
+        }
     }
 
     private func startWorker(_ name: String, in group: inout DiscardingTaskGroup) {

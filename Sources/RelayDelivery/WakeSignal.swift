@@ -2,11 +2,14 @@ import Synchronization
 
 /// A one-slot wake-up: `signal()` from anywhere, `wait(timeout:)` from one task.
 ///
-/// A signal sent while nobody waits is kept (once), so a wake-up between a check and a wait is never lost.
+/// A signal sent while nobody waits is kept (once), so a wake-up between a check and a wait is never lost. A timeout
+/// is not a timer of its own: the waiter records its deadline and the owner's ticker calls `fireIfDue(now:)`
+/// (a cancelled `Task.sleep` keeps its timer until the deadline, so one sleep per wait would pile up under load).
 final class WakeSignal: Sendable {
     private struct State {
         var signaled = false
         var waiter: CheckedContinuation<Void, Never>?
+        var deadline: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
@@ -14,6 +17,7 @@ final class WakeSignal: Sendable {
     /// Wakes the waiter, or lets the next `wait` return at once.
     func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.deadline = nil
             if let waiter = state.waiter {
                 state.waiter = nil
                 return waiter
@@ -24,8 +28,19 @@ final class WakeSignal: Sendable {
         waiter?.resume()
     }
 
-    /// Returns when signalled or when the task is cancelled.
-    func wait() async {
+    /// Signals if a waiter's deadline has passed.
+    func fireIfDue(now: ContinuousClock.Instant) {
+        let due = state.withLock { state -> Bool in
+            guard let deadline = state.deadline, deadline <= now, state.waiter != nil else { return false }
+            return true
+        }
+        if due { signal() }
+    }
+
+    /// Returns when signalled or when the task is cancelled; with `timeout`, also once the owner's ticker finds the
+    /// deadline passed.
+    func wait(timeout: Duration? = nil) async {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
@@ -34,6 +49,7 @@ final class WakeSignal: Sendable {
                         return true
                     }
                     state.waiter = continuation
+                    state.deadline = deadline
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -41,16 +57,5 @@ final class WakeSignal: Sendable {
         } onCancel: {
             signal()
         }
-    }
-
-    /// Returns when signalled, when `timeout` has passed, or when the task is cancelled.
-    func wait(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.wait() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
-        // A cancelled `wait()` child may have left a stale signal behind: harmless, it only causes one extra pass.
     }
 }

@@ -103,7 +103,7 @@ public final class Ingress: Sendable {
         var deliveries: [NewDelivery] = []
         var letters: [DeadLetter] = []
         var routed: [(record: EventRecord, targets: [String])] = []
-        var identities: [String] = []
+        var identities: [RecentEvents.Identity] = []
         var duplicates = 0
         for result in events.records {
             switch result {

@@ -8,10 +8,30 @@ import Synchronization
 /// identities, each remembered for `window` milliseconds; the oldest are forgotten first. In memory only: after a
 /// relay restart a resend is delivered again, which at-least-once allows.
 final class RecentEvents: Sendable {
+    /// A 128-bit digest of an event's identity: fixed-size, so remembering 100,000 events costs a few MB and no
+    /// allocation per event. (Hasher is seeded per process, which is all an in-memory window needs.)
+    struct Identity: Hashable, Sendable {
+        let high: UInt64
+        let low: UInt64
+
+        init(_ parts: [String]) {
+            var first = Hasher()
+            var second = Hasher()
+            first.combine(0x5EED_0001 as UInt64)
+            second.combine(0x5EED_0002 as UInt64)
+            for part in parts {
+                first.combine(part)
+                second.combine(part)
+            }
+            high = UInt64(bitPattern: Int64(first.finalize()))
+            low = UInt64(bitPattern: Int64(second.finalize()))
+        }
+    }
+
     private struct State {
-        var seen: [String: Int64] = [:]
+        var seen: [Identity: Int64] = [:]
         /// Insertion order, oldest first from `head`; each with the time it was inserted at.
-        var order: [(identity: String, at: Int64)] = []
+        var order: [(identity: Identity, at: Int64)] = []
         var head = 0
     }
 
@@ -28,21 +48,20 @@ final class RecentEvents: Sendable {
     }
 
     /// The identity of a record, or nil when it carries none (then it is never taken for a duplicate).
-    static func identity(of record: EventRecord) -> String? {
+    static func identity(of record: EventRecord) -> Identity? {
         if let eventID = record.eventID, !eventID.isEmpty {
             // RGW's eventId is only a microsecond timestamp and the ETag (`set_event_id`): two objects with the
             // same content written in the same microsecond share it. The object's name and version tell them apart.
-            let version = record.versionID ?? ""
-            return "id\u{0}\(eventID)\u{0}\(record.eventName)\u{0}\(record.bucket)\u{0}\(record.rawKey)\u{0}\(version)"
+            return Identity(["id", eventID, record.eventName, record.bucket, record.rawKey, record.versionID ?? ""])
         }
         guard let requestID = record.requestID, !requestID.isEmpty, let sequencer = record.sequencer,
             !sequencer.isEmpty
         else { return nil }
-        return "rq\u{0}\(requestID)\u{0}\(sequencer)\u{0}\(record.eventName)\u{0}\(record.bucket)\u{0}\(record.rawKey)"
+        return Identity(["rq", requestID, sequencer, record.eventName, record.bucket, record.rawKey])
     }
 
     /// True when `identity` was remembered within the window before `now`.
-    func contains(_ identity: String, now: Int64) -> Bool {
+    func contains(_ identity: Identity, now: Int64) -> Bool {
         state.withLock { state in
             guard let at = state.seen[identity] else { return false }
             return now - at <= window
@@ -50,7 +69,7 @@ final class RecentEvents: Sendable {
     }
 
     /// Remembers `identities` as spooled at `now`.
-    func insert(_ identities: [String], now: Int64) {
+    func insert(_ identities: [Identity], now: Int64) {
         guard !identities.isEmpty else { return }
         state.withLock { state in
             for identity in identities {
@@ -66,7 +85,7 @@ final class RecentEvents: Sendable {
                 }
                 state.head += 1
             }
-            if state.head > 4096 && state.head * 2 > state.order.count {
+            if state.head > 4096 && state.head * 4 > state.order.count {
                 state.order.removeFirst(state.head)
                 state.head = 0
             }

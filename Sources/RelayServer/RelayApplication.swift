@@ -36,6 +36,7 @@ public final class Relay: Sendable {
     public let deadLetters: DeadLetterFile
     public let delivery: DeliveryService
     public let ingress: Ingress
+    let bodyDeadlines: BodyDeadlines
     let client: CurlClient
     let logger: Logger
     let lock: DataDirectoryLock
@@ -101,6 +102,7 @@ public final class Relay: Sendable {
             targetNames: { rules.current.targets.map(\.name) },
             logger: logger
         )
+        self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
         self.ingress = Ingress(
             rules: rules,
             spool: spool,
@@ -136,6 +138,7 @@ public final class Relay: Sendable {
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: delivery),
+                .init(service: bodyDeadlines),
                 .init(service: RulesReloader(rules: rules, environment: configuration.environment, logger: logger)),
                 .init(service: app),
             ],

@@ -15,7 +15,7 @@ enum RelayRoutes {
         let maxBody = relay.configuration.maxBodyBytes
         let expectedToken = relay.configuration.authToken
         let budget = BodyBudget(limit: max(relay.configuration.maxBufferedBodyBytes, maxBody))
-        let bodyDeadline = relay.configuration.bodyReadTimeout
+        let deadlines = relay.bodyDeadlines
 
         let receive: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             if let expectedToken {
@@ -44,14 +44,19 @@ enum RelayRoutes {
             defer { budget.release(reserved) }
             let buffer: ByteBuffer
             do {
-                buffer = try await collect(request, upTo: maxBody, within: bodyDeadline)
+                buffer = try await deadlines.collect(request, upTo: maxBody)
             } catch let error as HTTPError where error.status == .contentTooLarge {
                 return respond(tooLarge(maxBody))
-            } catch is BodyTimeout {
+            } catch is BodyDeadlines.Timeout {
                 return respond(
-                    .error(408, "request timeout", "the body did not arrive within \(bodyDeadline); send it at once")
+                    .error(
+                        408,
+                        "request timeout",
+                        "the body did not arrive within \(deadlines.timeout); send it at once"
+                    )
                 )
             }
+
             let body = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
             return respond(await ingress.handle(body: body))
         }
@@ -91,23 +96,6 @@ enum RelayRoutes {
             }
         }
         return router
-    }
-
-    struct BodyTimeout: Error {}
-
-    /// Reads the whole body, or throws `BodyTimeout` when it has not arrived within `deadline` (a sender dribbling
-    /// bytes never goes idle, so the connection's idle timeout alone does not bound it).
-    static func collect(_ request: Request, upTo maxBody: Int, within deadline: Duration) async throws -> ByteBuffer {
-        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await request.body.collect(upTo: maxBody) }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let buffer = first else { throw BodyTimeout() }
-            return buffer
-        }
     }
 
     /// Free bytes on the file system holding `path`, nil when unknown.
