@@ -65,6 +65,8 @@ seed_dirs() {
 
 passed=0
 failed=0
+mkdir -p "$work"
+touch "$work/run-started"
 for target in "${targets[@]}"; do
     corpus="$work/corpus/$target"
     artifacts="$work/artifacts/$target"
@@ -91,7 +93,7 @@ for target in "${targets[@]}"; do
         failed=$((failed + 1))
         echo "$target: FAILED (exit $status), ${runs:-?} inputs; the end of its log:"
         tail -n 40 "$log"
-        echo "artifacts: $(ls -d "$artifacts"/* 2>/dev/null | tr '\n' ' ')"
+        echo "new artifacts: $(find "$artifacts" -type f -newer "$work/run-started" | tr '\n' ' ')"
         echo "reproduce: $bin/$target <artifact>"
     fi
 done

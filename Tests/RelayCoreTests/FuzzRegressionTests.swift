@@ -1,8 +1,8 @@
 import RelayCore
 import Testing
 
-/// Inputs found by the libFuzzer targets in `Fuzz/` (see Fuzz/README.md), minimised, with the invariant each one
-/// broke. Messages and diagnostics end up in logs and on terminals, one per line: a value taken from the input must
+/// Inputs found by the libFuzzer targets in `Fuzz/` (see Fuzz/README.md), minimised (by libFuzzer or by hand), with
+/// the invariant each one broke. Messages and diagnostics end up in logs and on terminals, one per line: a value taken from the input must
 /// be escaped there, never copied raw.
 @Suite struct FuzzRegressionTests {
     private static func holdsControlCharacter(_ text: String) -> Bool {
@@ -62,5 +62,46 @@ import Testing
         #expect(problem.field == "s3.object.key")
         #expect(problem.reason == #"invalid URL escape "%\u{1}"; expected '%' followed by two hex digits"#)
         #expect(!Self.holdsControlCharacter(problem.description))
+    }
+
+    /// FuzzRuleLoader (seeded with a non-ASCII bucket): `{"bucket":"caf\u00e9"}` and a record whose bucket is the
+    /// decomposed `cafe\u{301}`. The matcher's bucket index (a `[String: Int32]`) compares strings by canonical
+    /// equivalence and delivered the record, while `explain` compared bytes and said "no match".
+    @Test(arguments: [("caf\u{E9}", "cafe\u{301}"), ("caf\u{E9}", "caf\u{E9}"), ("K", "\u{212A}")])
+    func matcherAndExplainAgreeOnCanonicallyEquivalentBuckets(ruleBucket: String, recordBucket: String) throws {
+        let rules = #"""
+            {"targets": {"t": {"url": "http://t"}},
+             "rules": [{"name": "r", "match": {"bucket": "\#(ruleBucket)"}, "to": "t"}]}
+            """#
+        let ruleSet = try RuleSetCompiler.compile([RuleSource(path: "f.json", text: rules)], environment: [:]).get()
+        let record = EventRecord(eventName: "s3:ObjectCreated:Put", bucket: recordBucket, key: "k")
+        let matched = ruleSet.matcher.matchingRules(record) == [0]
+        #expect(matched)
+        #expect(ruleSet.explain(record).map(\.matched) == [matched])
+        #expect(ruleSet.rules[0].match.matches(record) == matched)
+    }
+
+    /// FuzzEventDecoder: an `eventName` that starts with a combining mark (`"\u064f:ed:Put"`). `hasPrefix("s3:")`
+    /// compares characters, and `:` followed by a combining mark is another character than `:`: a name already in
+    /// `s3:` form got a second `s3:` (`s3:s3:\u{301}…`), and the CloudEvent `type` kept the `s3:`.
+    @Test(
+        arguments: [
+            (#"s3:\u0301Created:Put"#, "s3:\u{301}Created:Put", "com.amazonaws.s3.\u{301}Created:Put"),
+            (#"\u064f:ed:Put"#, "s3:\u{64F}:ed:Put", "com.amazonaws.s3.\u{64F}:ed:Put"),
+            ("ObjectCreated:Put", "s3:ObjectCreated:Put", "com.amazonaws.s3.ObjectCreated:Put"),
+        ]
+    )
+    func eventNamePrefixIsComparedInBytes(raw: String, normalised: String, cloudEventType: String) throws {
+        let body = Array(
+            #"{"Records":[{"eventName":"\#(raw)","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#.utf8
+        )
+        guard case .events(let events) = EventDecoder.decode(body), let record = events.decodedRecords.first else {
+            Issue.record("expected one decoded record")
+            return
+        }
+        #expect(Array(record.eventName.unicodeScalars) == Array(normalised.unicodeScalars))
+        let payload = PayloadBuilder.payload(format: .cloudevents, body: body, events: events, record: record)
+        let type = try JSONParser.parse(payload)["type"]?.stringValue
+        #expect(type.map { Array($0.unicodeScalars) } == Array(cloudEventType.unicodeScalars))
     }
 }

@@ -72,9 +72,17 @@ private func checkRecord(_ record: EventRecord, _ events: DecodedEvents, _ body:
         FuzzCheck.require(false, "record range \(range) does not hold a JSON object")
         return
     }
-    // Only the `s3:` form is promised: unknown names (even a bare `s3:`) are accepted and routed by rules without
-    // an event condition.
-    FuzzCheck.require(record.eventName.hasPrefix("s3:"), "event name \(record.eventName) not in s3: form")
+    // The `s3:` form, in bytes: `s3:` is prefixed unless the name starts with it. Unknown names (even a bare
+    // `s3:`) are accepted: rules without an event condition route them.
+    if let raw = recordValue["eventName"]?.stringValue {
+        let expected = raw.utf8.starts(with: "s3:".utf8) ? raw : "s3:" + raw
+        FuzzCheck.require(
+            FuzzCheck.sameBytes(record.eventName, expected),
+            "event name \(Array(raw.unicodeScalars)) normalised to \(Array(record.eventName.unicodeScalars))"
+        )
+    } else {
+        FuzzCheck.require(false, "a decoded record without an eventName string")
+    }
     FuzzCheck.require(!record.bucket.isEmpty && !record.rawKey.isEmpty, "empty bucket or key")
     FuzzCheck.require(record.size.map { $0 >= 0 } ?? true, "negative size")
     FuzzCheck.require(record.versionID.map { !$0.isEmpty } ?? true, "empty versionID kept")
@@ -174,7 +182,7 @@ private func checkCloudEvent(
         ["specversion", "id", "source", "type", "subject"] + (hasTime ? ["time"] : []) + ["datacontenttype", "data"]
     FuzzCheck.require(members.map(\.key) == expectedKeys, "CloudEvent members \(members.map(\.key))")
     func attribute(_ name: String) -> String? { value[name]?.stringValue }
-    let eventType = "com.amazonaws.s3." + record.eventName.dropFirst(3)
+    let eventType = "com.amazonaws.s3." + (String(record.eventName.utf8.dropFirst(3)) ?? "")
     let source = record.eventSource + "." + (record.awsRegion ?? "") + "." + record.bucket
     let id = PayloadBuilder.cloudEventID(body: body, record: record)
     FuzzCheck.require(!id.isEmpty, "empty CloudEvent id")

@@ -161,7 +161,8 @@ public enum EventDecoder {
         let rawKey = try nonEmptyString(keyValue, path, "s3.object.key")
 
         let rawEventName = try nonEmptyString(eventNameValue, path, "eventName")
-        let eventName = rawEventName.hasPrefix("s3:") ? rawEventName : "s3:" + rawEventName
+        // Bytes, not characters: `s3:` followed by a combining mark does not start with the character `:`.
+        let eventName = rawEventName.utf8.starts(with: "s3:".utf8) ? rawEventName : "s3:" + rawEventName
         let eventSource = try optionalString(eventSourceValue, path, "eventSource") ?? ""
 
         let key: String

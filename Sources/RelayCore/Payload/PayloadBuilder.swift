@@ -80,7 +80,9 @@ public enum PayloadBuilder {
         append(#","source":"#, to: &out)
         JSONWriter.appendString(record.eventSource + "." + (record.awsRegion ?? "") + "." + record.bucket, to: &out)
         append(#","type":"#, to: &out)
-        let name = record.eventName.hasPrefix("s3:") ? record.eventName.dropFirst(3) : Substring(record.eventName)
+        let name =
+            record.eventName.utf8.starts(with: "s3:".utf8)
+            ? Substring(record.eventName.utf8.dropFirst(3)) : Substring(record.eventName)
         JSONWriter.appendString("com.amazonaws.s3." + name, to: &out)
         append(#","subject":"#, to: &out)
         JSONWriter.appendString(record.key, to: &out)

@@ -10,7 +10,9 @@ extension MatchSpec {
         if let events, !events.contains(where: { EventNameCatalog.pattern($0, accepts: record.eventName) }) {
             return "event: \(record.eventName.quotedForMessage) is none of \(Self.list(events))"
         }
-        if let buckets, !buckets.contains(where: { $0.utf8.elementsEqual(record.bucket.utf8) }) {
+        // String equality (canonical equivalence), as the matcher's bucket index compares: `café` composed and
+        // decomposed are one bucket to both.
+        if let buckets, !buckets.contains(record.bucket) {
             return "bucket: \(record.bucket.quotedForMessage) is none of \(Self.list(buckets))"
         }
         if let prefixes, !prefixes.contains(where: { record.key.utf8.starts(with: $0.utf8) }) {
