@@ -10,32 +10,23 @@ final class DeliveryMetrics: Sendable {
 
     /// Counts one attempt outcome: `delivered`, `retry` or `dead_letter`.
     func outcome(target: String, _ outcome: String) {
-        let key = target + "\u{0}" + outcome
-        let counter = counters.withLock { counters -> Counter in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(
-                label: "relay_delivery_attempts_total",
-                dimensions: [("target", target), ("outcome", outcome)]
-            )
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
+        counter("relay_delivery_attempts_total", target: target, "outcome", outcome).increment()
     }
 
     /// Counts circuit breaker transitions: `opened`, `closed`.
     func breaker(target: String, _ transition: String) {
-        let key = target + "\u{0}breaker\u{0}" + transition
-        let counter = counters.withLock { counters -> Counter in
+        counter("relay_circuit_transitions_total", target: target, "transition", transition).increment()
+    }
+
+    /// The counter `label{target, name=value}`, made once and kept.
+    private func counter(_ label: String, target: String, _ name: String, _ value: String) -> Counter {
+        let key = label + "\u{0}" + target + "\u{0}" + value
+        return counters.withLock { counters -> Counter in
             if let counter = counters[key] { return counter }
-            let counter = Counter(
-                label: "relay_circuit_transitions_total",
-                dimensions: [("target", target), ("transition", transition)]
-            )
+            let counter = Counter(label: label, dimensions: [("target", target), (name, value)])
             counters[key] = counter
             return counter
         }
-        counter.increment()
     }
 
     /// Records how long one attempt took.

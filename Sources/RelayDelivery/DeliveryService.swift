@@ -243,23 +243,14 @@ public final class DeliveryService: Service, Sendable {
     /// One attempt of one delivery, and the spool update its outcome calls for.
     private func attempt(_ row: SpooledDelivery, target: Target, worker: TargetWorker) async {
         let attemptNumber = row.attempts + 1
-        var headers = target.headers
-        headers.append((name: "Content-Type", value: target.format.contentType))
-        headers.append((name: "User-Agent", value: "bucket-relay/1"))
-        headers.append((name: "webhook-id", value: row.deliveryID))
-        headers.append((name: "X-Relay-Attempt", value: String(attemptNumber)))
-        headers.append((name: "X-Relay-Rule", value: row.rule))
-        if !target.signingSecrets.isEmpty {
-            let timestamp = now() / 1000
-            let signer = WebhookSigner(secrets: target.signingSecrets)
-            headers.append((name: "webhook-timestamp", value: String(timestamp)))
-            headers.append(
-                (
-                    name: "webhook-signature",
-                    value: signer.signature(id: row.deliveryID, timestamp: timestamp, body: row.payload)
-                )
-            )
-        }
+        let headers = DeliveryHeaders.make(
+            target: target,
+            deliveryID: row.deliveryID,
+            rule: row.rule,
+            attempt: attemptNumber,
+            body: row.payload,
+            now: now() / 1000
+        )
         let request = HTTPRequest(
             method: "POST",
             url: target.url,

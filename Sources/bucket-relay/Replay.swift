@@ -80,21 +80,25 @@ struct Replay: AsyncParsableCommand {
                 planned += 1
                 continue
             }
-            var headers = configured?.headers ?? []
-            headers.append((name: "Content-Type", value: configured?.format.contentType ?? "application/json"))
-            headers.append((name: "User-Agent", value: "bucket-relay/1"))
-            if let id = letter.deliveryID { headers.append((name: "webhook-id", value: id)) }
-            if let rule = letter.rule { headers.append((name: "X-Relay-Rule", value: rule)) }
-            headers.append((name: "X-Relay-Replay", value: "1"))
             let body = Array(letter.payload.utf8)
-            if let configured, !configured.signingSecrets.isEmpty, let id = letter.deliveryID {
-                let timestamp = Int64(Date().timeIntervalSince1970)
-                let signer = WebhookSigner(secrets: configured.signingSecrets)
-                headers.append((name: "webhook-timestamp", value: String(timestamp)))
-                headers.append(
-                    (name: "webhook-signature", value: signer.signature(id: id, timestamp: timestamp, body: body))
+            var headers: [(name: String, value: String)]
+            if let configured {
+                headers = DeliveryHeaders.make(
+                    target: configured,
+                    deliveryID: letter.deliveryID ?? DeliveryID.make(),
+                    rule: letter.rule,
+                    attempt: nil,
+                    body: body,
+                    now: Int64(Date().timeIntervalSince1970)
                 )
+            } else {
+                headers = [
+                    (name: "Content-Type", value: "application/json"), (name: "User-Agent", value: "bucket-relay/1"),
+                ]
+                if let id = letter.deliveryID { headers.append((name: "webhook-id", value: id)) }
+                if let rule = letter.rule { headers.append((name: "X-Relay-Rule", value: rule)) }
             }
+            headers.append((name: "X-Relay-Replay", value: "1"))
             let request = HTTPRequest(
                 method: "POST",
                 url: url,

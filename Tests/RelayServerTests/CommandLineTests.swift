@@ -4,6 +4,7 @@ import RelayDelivery
 import RelayServer
 import RelaySpool
 import RelayTestSupport
+import Synchronization
 import Testing
 
 /// The `bucket-relay` executable, run as a user would: `validate` and `serve` on good and bad rules.
@@ -122,5 +123,42 @@ struct CommandLineTests {
         #expect(result.output.contains("thumbnailer"))
         #expect(result.output.contains("audit-log"))
         #expect(result.output.contains("uploads/2026/cat.jpg"))
+    }
+
+    @Test func replaySendsDeadLettersAgainAndRemovesOnlyTheDelivered() async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let data = root + "/data"
+        let accepting = Mutex(false)
+        let body = try Fixtures.bytes("minio/put-image.json")
+        try await Receiver.withReceiver { _, _ in
+            accepting.withLock { $0 } ? ReceiverResponse(status: 204) : ReceiverResponse(status: 400)
+        } _: { receiver in
+            let rules = """
+                { "targets": { "hook": { "url": "\(receiver.url(path: "/hook"))" } },
+                  "rules": [ { "name": "all", "match": {}, "to": ["hook"] } ] }
+                """
+            try await TestRelay.with(rules: ["rules.json": rules], dataDirectory: data) { relay in
+                #expect(try await relay.post(body).status == 200)
+                _ = try await relay.waitForDeadLetters(count: 1)
+            }
+            let rulesPath = root + "/rules.json"
+            try Data(rules.utf8).write(to: URL(fileURLWithPath: rulesPath))
+            let firstID = receiver.requests(path: "/hook").first?.header("webhook-id")
+
+            let refused = try await RelayProcess.run(["replay", "--data-dir", data, "--rules", rulesPath])
+            #expect(refused.status == 1, "\(refused.output)")
+            #expect(try DeadLetterFile.read(path: data + "/dead-letter.jsonl").count == 1, "a failed replay keeps it")
+
+            accepting.withLock { $0 = true }
+            let replayed = try await RelayProcess.run(["replay", "--data-dir", data, "--rules", rulesPath])
+            #expect(replayed.status == 0, "\(replayed.output)")
+            #expect(replayed.output.contains("1 sent and removed"), "\(replayed.output)")
+            #expect(try DeadLetterFile.read(path: data + "/dead-letter.jsonl").isEmpty)
+            let last = try #require(receiver.requests(path: "/hook").last)
+            #expect(last.body == body)
+            #expect(last.header("webhook-id") == firstID, "the same delivery id as the original attempts")
+            #expect(last.header("X-Relay-Replay") == "1")
+        }
     }
 }
