@@ -194,9 +194,10 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// Rows of a target that is no longer in the rules go to the dead-letter file, so nothing waits forever unseen.
+    /// Rows dead-lettered per pass for a target that is no longer in the rules.
     private static let orphanBatch = 256
 
+    /// Rows of a target that is no longer in the rules go to the dead-letter file, so nothing waits forever unseen.
     /// - Returns: how many rows it dead-lettered (at most `orphanBatch`).
     private func deadLetterOrphans(_ worker: TargetWorker) async -> Int {
         do {

@@ -103,7 +103,7 @@ public final class Ingress: Sendable {
         var deliveries: [NewDelivery] = []
         var letters: [DeadLetter] = []
         var routed: [(record: EventRecord, targets: [String])] = []
-        var identities: [RecentEvents.Identity] = []
+        var identities: Set<RecentEvents.Identity> = []
         var duplicates = 0
         for result in events.records {
             switch result {
@@ -111,8 +111,9 @@ public final class Ingress: Sendable {
                 letters.append(undecodableLetter(problem, body: body))
             case .record(let record):
                 if let identity = RecentEvents.identity(of: record) {
-                    if recent.contains(identity, now: createdAt) || identities.contains(identity) {
+                    if recent.contains(identity, now: createdAt) || !identities.insert(identity).inserted {
                         duplicates += 1
+                        metrics.records(.duplicate)
                         logger.info(
                             "Event resent by its sender, already spooled; not fanned out again",
                             metadata: [
@@ -123,7 +124,6 @@ public final class Ingress: Sendable {
                         )
                         continue
                     }
-                    identities.append(identity)
                 }
                 let matches = ruleSet.matcher.match(record)
                 var names: [String] = []
@@ -167,7 +167,7 @@ public final class Ingress: Sendable {
             delivery.wake(targets: deliveries.map(\.target))
         }
         // Only what is spooled counts as seen: a resend of a refused (503) event must go through.
-        recent.insert(identities, now: createdAt)
+        recent.insert(Array(identities), now: createdAt)
         if !letters.isEmpty {
             do {
                 try await deadLetters.append(letters)
@@ -210,7 +210,6 @@ public final class Ingress: Sendable {
         }
         metrics.requests(.accepted)
         if duplicates > 0 && routed.isEmpty && letters.isEmpty {
-            metrics.records(.duplicate)
             var out: [UInt8] = Array(#"{"status":"duplicate","records":"#.utf8)
             out.append(contentsOf: Array(String(duplicates).utf8))
             out.append(contentsOf: Array(#","deliveries":0}"#.utf8))
