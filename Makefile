@@ -3,6 +3,7 @@
 
 SWIFT        ?= swift
 PORT         ?= 8080
+HOST         ?= 127.0.0.1
 RECEIVER_PORT ?= 9000
 DATA_DIR     ?= data
 APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-yaml
@@ -26,16 +27,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product bucket-relay
 
-## run: the relay on the shipped rules/, with the example receiver from examples/ on port $(RECEIVER_PORT).
+## run: the relay on the shipped rules/ (on $(HOST):$(PORT)), with the example receiver from examples/ on port
+## $(RECEIVER_PORT). Override with e.g. `make run HOST=0.0.0.0 PORT=8081 RECEIVER_PORT=9001 DATA_DIR=/tmp/relay`.
 run: release
 	@bin=$$($(SWIFT) build -c release --show-bin-path)/bucket-relay; \
 	python3 examples/receiver/receiver.py --port $(RECEIVER_PORT) & receiver=$$!; \
 	trap 'kill $$receiver 2>/dev/null' EXIT INT TERM; \
 	echo "example receiver on http://127.0.0.1:$(RECEIVER_PORT) (pid $$receiver)"; \
-	echo "relay on http://127.0.0.1:$(PORT)/minio-event — try:"; \
+	echo "relay on http://$(HOST):$(PORT)/minio-event — try:"; \
 	echo "  curl -sS -d @examples/events/minio-put-image.json http://127.0.0.1:$(PORT)/minio-event"; \
 	RECEIVER_URL=$${RECEIVER_URL:-http://127.0.0.1:$(RECEIVER_PORT)} \
-	$$bin serve --port $(PORT) --rules rules --data-dir $(DATA_DIR)
+	$$bin serve --host $(HOST) --port $(PORT) --rules rules --data-dir $(DATA_DIR)
 
 ## test: every test (Swift Testing), real server and receivers on loopback.
 test: deps

@@ -13,8 +13,8 @@ struct Match: ParsableCommand {
     var rules: String?
     @Flag(help: "Also say why each other rule did not match.")
     var explain = false
-    @Argument(help: "A request body as a sender POSTs it (MinIO, AWS or RGW JSON); - reads standard input.")
-    var event: String
+    @Argument(help: "Request bodies as a sender POSTs them (MinIO, AWS or RGW JSON); - reads standard input.")
+    var events: [String]
 
     func run() throws {
         let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
@@ -28,18 +28,28 @@ struct Match: ParsableCommand {
             }
             throw ExitCode(1)
         }
+        var failed = false
+        for event in events {
+            if events.count > 1 { print("== \(event)") }
+            if !show(event, ruleSet: ruleSet) { failed = true }
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// Prints where the records of one body go. - Returns: false when the file is unreadable or not JSON.
+    private func show(_ event: String, ruleSet: RuleSet) -> Bool {
         let contents =
             event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: event)
         guard let data = contents else {
             printError("\(event): cannot read file")
-            throw ExitCode(1)
+            return false
         }
         switch EventDecoder.decode([UInt8](data)) {
         case .empty:
             print("\(event): empty body (answered 200, routed nowhere)")
         case .notJSON(let error):
             print("\(event): not JSON (answered 400): \(error)")
-            throw ExitCode(1)
+            return false
         case .testEvent(let name):
             print("\(event): \(name) (answered 200, routed nowhere)")
         case .undecodable(let problem):
@@ -56,6 +66,7 @@ struct Match: ParsableCommand {
                 }
             }
         }
+        return true
     }
 
     private func describe(index: Int, record: EventRecord, ruleSet: RuleSet) {
