@@ -1,3 +1,6 @@
+import RelayDelivery
+import RelayLog
+
 /// Settings of `bucket-relay serve` (DESIGN §5). Each has a flag and an environment twin `RELAY_<FLAG>`; a flag
 /// beats its twin.
 public struct RelayConfiguration: Sendable {
@@ -18,6 +21,11 @@ public struct RelayConfiguration: Sendable {
     public var spoolMaxCount: Int?
     /// `--spool-max` with a byte unit (e.g. `2GiB`): pending payload bytes allowed in the spool. Beyond it: 503.
     public var spoolMaxBytes: Int64?
+    /// How long and how many resend identities the delivery log keeps (docs/delivery.md, "Resends"). Default 10
+    /// minutes, 100,000.
+    public var resendWindow = ResendWindow()
+    /// The per-target circuit breaker: threshold and probe intervals (docs/delivery.md, "Circuit breaker").
+    public var circuitBreaker = CircuitBreaker.Configuration()
     /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// Request-body bytes held in memory at once across all connections; beyond it new requests get 503.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import RelayLog
 import Synchronization
 
 #if canImport(Glibc)

@@ -167,8 +167,8 @@ extension RuleFileReader {
         return headers
     }
 
-    private mutating func readRetry(_ value: JSONValue, subject: String) -> TargetRetry {
-        var retry = TargetRetry()
+    private mutating func readRetry(_ value: JSONValue, subject: String) -> RetryConfiguration {
+        var retry = RetryConfiguration()
         guard let fields = members(of: value, subject: subject, path: "retry", allowed: Self.retryFields) else {
             return retry
         }
