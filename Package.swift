@@ -108,6 +108,7 @@ let package = Package(
         .target(
             name: "RelayTestSupport",
             dependencies: [
+                "RelayCore",
                 "RelayDelivery",
                 "RelayLog",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,3 +1,5 @@
+import RelayCore
+import RelayLog
 import RelayDelivery
 import RelayTestSupport
 import Testing

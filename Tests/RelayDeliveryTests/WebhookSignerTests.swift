@@ -1,3 +1,5 @@
+import RelayCore
+import RelayLog
 import Foundation
 import RelayDelivery
 import Testing

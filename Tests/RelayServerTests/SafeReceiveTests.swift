@@ -1,3 +1,4 @@
+import RelayLog
 import Foundation
 import RelayCore
 import RelayDelivery
