@@ -20,7 +20,10 @@ public struct CurlClientService: Service, CustomStringConvertible {
         // `shutdown()` joins the driver thread: keep that wait off the concurrency pool.
         let client = self.client
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = Thread { client.shutdown(); continuation.resume() }
+            let thread = Thread {
+                client.shutdown()
+                continuation.resume()
+            }
             thread.start()
         }
     }

@@ -25,7 +25,10 @@ public enum DeliveryHeaders {
             let signer = WebhookSigner(secrets: target.signingSecrets)
             headers.append((name: "webhook-timestamp", value: String(now.secondsSince1970)))
             headers.append(
-                (name: "webhook-signature", value: signer.signature(id: deliveryID, timestamp: now.secondsSince1970, body: body))
+                (
+                    name: "webhook-signature",
+                    value: signer.signature(id: deliveryID, timestamp: now.secondsSince1970, body: body)
+                )
             )
         }
         return headers

@@ -43,7 +43,9 @@ public struct RetryPolicy: Sendable, Equatable {
         case .response(let response):
             if (200...299).contains(response.status) { return .delivered }
             guard Self.isRetryable(status: response.status) else { return .deadLetter(reason: .rejected) }
-            retryAfter = response.header("Retry-After").flatMap { RetryAfter.parse($0, now: Double(now.millisecondsSince1970) / 1000) }
+            retryAfter = response.header("Retry-After").flatMap {
+                RetryAfter.parse($0, now: Double(now.millisecondsSince1970) / 1000)
+            }
         case .transportError(let error):
             guard Self.isRetryable(error) else { return .deadLetter(reason: .rejected) }
         }

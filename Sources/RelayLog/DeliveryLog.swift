@@ -47,13 +47,23 @@ public protocol DeliveryLog: Sendable {
 
     /// Records a failed attempt of a claimed delivery: it is due again at `at`, with `attempts` counted attempts.
     /// - Throws: ``DeliveryLogError``; the delivery then stays claimed, and the caller tries again.
-    func retry(_ delivery: PendingDelivery, attempts: Int, at: Timestamp, lastStatus: Int?, lastError: String?)
+    func retry(
+        _ delivery: PendingDelivery,
+        attempts: Int,
+        at: Timestamp,
+        lastStatus: Int?,
+        lastError: String?
+    )
         async throws
 
     /// Records that a claimed delivery was given up: `letter` is written to the dead letters, then the delivery is no
     /// longer pending (if the process dies in between, the letter may be written twice, never lost).
     /// - Throws: ``DeliveryLogError``; the delivery then stays claimed, and the caller tries again.
     func deadLetter(_ delivery: PendingDelivery, _ letter: DeadLetter) async throws
+
+    /// The newest dead letters, oldest first: at most `limit` of them.
+    /// - Throws: ``DeliveryLogError``.
+    func recentDeadLetters(limit: Int) async throws -> [DeadLetter]
 
     /// Gives a claimed delivery back unchanged (its attempt did not happen, e.g. at shutdown).
     func release(_ delivery: PendingDelivery)

@@ -44,8 +44,12 @@ public struct ResendIdentity: Hashable, Sendable {
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(16)
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: high >> UInt64(shift))) }
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: low >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: high >> UInt64(shift)))
+        }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: low >> UInt64(shift)))
+        }
         return out
     }
 
@@ -54,7 +58,9 @@ public struct ResendIdentity: Hashable, Sendable {
         if let eventID = record.eventID, !eventID.isEmpty {
             // RGW's eventId is only a microsecond timestamp and the ETag: two objects with the same content written
             // in the same microsecond share it. The object's name and version tell them apart.
-            return ResendIdentity(["id", eventID, record.eventName, record.bucket, record.rawKey, record.versionID ?? ""])
+            return ResendIdentity([
+                "id", eventID, record.eventName, record.bucket, record.rawKey, record.versionID ?? "",
+            ])
         }
         guard let requestID = record.requestID, !requestID.isEmpty, let sequencer = record.sequencer,
             !sequencer.isEmpty

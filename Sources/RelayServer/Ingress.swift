@@ -186,7 +186,8 @@ public final class Ingress: Sendable {
         var routedCount = 0
         for (position, record) in decoded.enumerated() {
             let metadata: Logger.Metadata = [
-                "event.name": "\(LogText.escaped(record.eventName))", "event.bucket": "\(LogText.escaped(record.bucket))",
+                "event.name": "\(LogText.escaped(record.eventName))",
+                "event.bucket": "\(LogText.escaped(record.bucket))",
                 "event.key": "\(LogText.escaped(record.key))",
             ]
             if duplicate[position] {

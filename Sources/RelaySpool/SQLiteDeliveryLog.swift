@@ -110,6 +110,14 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
         release(delivery)
     }
 
+    /// Reads the dead-letter file (under its shared lock) and keeps its last `limit` letters.
+    public func recentDeadLetters(limit: Int) async throws -> [DeadLetter] {
+        guard limit > 0 else { return [] }
+        let path = deadLetters.path
+        let entries = try DeadLetterFile.read(path: path)
+        return Array(entries.compactMap(\.letter).suffix(limit))
+    }
+
     public func release(_ delivery: PendingDelivery) {
         claimed.withLock { claimed in
             _ = claimed[delivery.target]?.remove(delivery.sequence)

@@ -309,7 +309,8 @@ public final class Spool: Sendable {
     ///   - limit: The most rows to return; 0 or less returns none.
     ///   - excluding: Row ids to skip.
     /// - Throws: ``SpoolError`` `.io` or `.closed`; `CancellationError` if the task is cancelled.
-    public func due(target: String, now: Timestamp, limit: Int, excluding: Set<Int64>) async throws -> [PendingDelivery] {
+    public func due(target: String, now: Timestamp, limit: Int, excluding: Set<Int64>) async throws -> [PendingDelivery]
+    {
         guard limit > 0 else { return [] }
         return try await read(operation: "due") { db in
             let statement = try db.cachedStatement(sql: Self.dueSQL)

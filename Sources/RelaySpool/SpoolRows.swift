@@ -22,7 +22,6 @@ extension PendingDelivery {
     }
 }
 
-
 extension SpoolError {
     static func closed(path: String) -> SpoolError {
         SpoolError(code: .closed, message: "the spool \(path) is closed; the relay is shutting down")

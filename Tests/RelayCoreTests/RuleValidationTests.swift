@@ -52,7 +52,8 @@ import Testing
         #expect(thumbnailer.timeout == .seconds(5))
         #expect(thumbnailer.maxInFlight == 16)
         #expect(
-            thumbnailer.retry == RetryConfiguration(attempts: 8, initialBackoff: .milliseconds(200), maxBackoff: .seconds(30))
+            thumbnailer.retry
+                == RetryConfiguration(attempts: 8, initialBackoff: .milliseconds(200), maxBackoff: .seconds(30))
         )
         #expect(thumbnailer.signingSecrets == ["whsec_c2VjcmV0"])
         #expect(thumbnailer.file == "rules/a.json")

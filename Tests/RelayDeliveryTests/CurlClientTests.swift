@@ -1,6 +1,6 @@
 import RelayCore
-import RelayLog
 import RelayDelivery
+import RelayLog
 import RelayTestSupport
 import Testing
 

@@ -1,6 +1,6 @@
 import RelayCore
-import RelayLog
 import RelayDelivery
+import RelayLog
 import Testing
 
 @Suite struct RetryAfterTests {

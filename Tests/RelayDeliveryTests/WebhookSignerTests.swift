@@ -1,7 +1,7 @@
-import RelayCore
-import RelayLog
 import Foundation
+import RelayCore
 import RelayDelivery
+import RelayLog
 import Testing
 
 /// Standard Webhooks signatures, against the example in the specification's reference implementations.

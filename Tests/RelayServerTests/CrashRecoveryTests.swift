@@ -1,7 +1,7 @@
-import RelayLog
 import Foundation
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelayServer
 import RelaySpool
 import RelayTestSupport

@@ -1,8 +1,8 @@
-import RelayLog
 import Foundation
 import Logging
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelayServer
 import RelaySpool
 import RelayTestSupport

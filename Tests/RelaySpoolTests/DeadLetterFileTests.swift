@@ -1,10 +1,10 @@
-import RelayCore
-import RelayLog
 import Dispatch
 import Foundation
+import RelayCore
+import RelayLog
 import RelaySpool
-import Synchronization
 import RelayTestSupport
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))

@@ -1,6 +1,6 @@
+import Foundation
 import RelayCore
 import RelayLog
-import Foundation
 
 #if canImport(Glibc)
 import Glibc

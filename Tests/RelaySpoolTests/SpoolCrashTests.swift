@@ -1,7 +1,7 @@
-import RelayCore
-import RelayLog
 import Foundation
 import Logging
+import RelayCore
+import RelayLog
 import RelaySpool
 import RelayTestSupport
 import Testing

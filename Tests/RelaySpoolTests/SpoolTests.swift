@@ -1,7 +1,7 @@
-import RelayCore
-import RelayLog
 import Foundation
 import Logging
+import RelayCore
+import RelayLog
 import RelaySpool
 import RelayTestSupport
 import Testing
@@ -303,7 +303,9 @@ struct SpoolTests {
             #expect(try await ids(now: 99, limit: 10) == [])
             #expect(try await ids(now: 1_000, limit: 2) == ["a-100", "a-200"])
             #expect(try await ids(now: 1_000, limit: 2, excluding: [a[1].sequence]) == ["a-200", "a-300"])
-            #expect(try await ids(now: 1_000, limit: 10, excluding: [a[0].sequence, a[2].sequence]) == ["a-100", "a-900"])
+            #expect(
+                try await ids(now: 1_000, limit: 10, excluding: [a[0].sequence, a[2].sequence]) == ["a-100", "a-900"]
+            )
             #expect(try await ids(now: 1_000, limit: 0) == [])
             #expect(
                 try await spool.due(target: "b", now: 1_000, limit: 10, excluding: []).map(\.deliveryID) == ["b-50"]
