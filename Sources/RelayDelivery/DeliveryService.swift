@@ -130,7 +130,7 @@ public final class DeliveryService: Service, Sendable {
             let all = self.workers.withLock { Array($0.values) }
             for worker in all { worker.signal.signal() }
         }
-        logger.info("Delivery stopped; undelivered deliveries stay in the delivery log")
+        logger.debug("Delivery stopped; undelivered deliveries stay in the delivery log")
     }
 
     /// Wakes each worker whose wait has reached its deadline: one timer for all workers, not one per wait.
