@@ -44,7 +44,7 @@ public struct RetryPolicy: Sendable, Equatable {
             if (200...299).contains(response.status) { return .delivered }
             guard Self.isRetryable(status: response.status) else { return .deadLetter(reason: .rejected) }
             retryAfter = response.header("Retry-After").flatMap {
-                RetryAfter.parse($0, now: Double(now.millisecondsSince1970) / 1000)
+                RetryAfter.parse($0, now: now)
             }
         case .transportError(let error):
             guard Self.isRetryable(error) else { return .deadLetter(reason: .rejected) }
