@@ -131,33 +131,31 @@ private struct Parser {
         guard index < bytes.count else { throw error("unexpected end of input in number") }
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
-        } else if isDigit(bytes[index]) {
-            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+        } else if ASCII.isDigit(bytes[index]) {
+            while index < bytes.count && ASCII.isDigit(bytes[index]) { index += 1 }
         } else {
             throw error("invalid number: expected a digit")
         }
         if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard index < bytes.count && isDigit(bytes[index]) else {
+            guard index < bytes.count && ASCII.isDigit(bytes[index]) else {
                 throw error("invalid number: expected a digit after '.'")
             }
-            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count && ASCII.isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
             index += 1
             if index < bytes.count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) {
                 index += 1
             }
-            guard index < bytes.count && isDigit(bytes[index]) else {
+            guard index < bytes.count && ASCII.isDigit(bytes[index]) else {
                 throw error("invalid number: expected a digit in the exponent")
             }
-            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count && ASCII.isDigit(bytes[index]) { index += 1 }
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         return JSONValue(kind: .number(text), range: start..<index)
     }
-
-    func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     /// Parses a string literal starting at the opening quote; leaves `index` after the closing quote.
     mutating func parseString() throws(JSONSyntaxError) -> String {
@@ -259,14 +257,7 @@ private struct Parser {
         guard index + 4 <= bytes.count else { throw error("unexpected end of input in \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let b = bytes[index]
-            let digit: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
-            default: throw error("invalid hex digit in \\u escape")
-            }
+            guard let digit = ASCII.hexValue(bytes[index]) else { throw error("invalid hex digit in \\u escape") }
             value = value << 4 | UInt32(digit)
             index += 1
         }
