@@ -105,7 +105,7 @@ extension RuleFileReader {
         for member in members {
             let path = "headers." + member.key
             let lower = member.key.lowercased()
-            if !Self.isToken(member.key) {
+            if !ASCII.isToken(member.key) {
                 report(
                     .invalidValue,
                     at: member.keyRange.lowerBound,
