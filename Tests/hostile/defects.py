@@ -231,6 +231,45 @@ def slow_senders(ctx) -> None:
     results.check(name, "every stalled body was answered 408 and its connection closed within 8 s",
                   cut["408 and closed"] == count, str(cut))
     results.check(name, "relay alive", relay.alive(), on_fail=relay.log_tail(5))
+
+    # One client holding nearly --max-body on 20 connections (more than its 16 MiB share) is refused beyond its
+    # share; another client address (127.0.0.2, loopback too) is still served.
+    size = 1 << 20
+    hog: list[socket.socket] = []
+    hog_status: dict[str, int] = {}
+    head = b"POST /minio-event HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+    for _ in range(20):
+        s = socket.create_connection((HOST, relay.port), timeout=10)
+        try:
+            s.sendall(head + b" " * (size - 1))
+        except OSError:
+            pass
+        hog.append(s)
+    time.sleep(0.5)
+    try:
+        other = socket.create_connection((HOST, relay.port), timeout=10, source_address=("127.0.0.2", 0))
+        body = minio_body("slow/other-client.jpg")
+        other.sendall(b"POST /minio-event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        other.settimeout(5)
+        answer = other.recv(4096)
+        other.close()
+    except OSError as exc:
+        answer = repr(exc).encode()
+    for s in hog:
+        s.settimeout(0.2)
+        try:
+            data = s.recv(4096)
+            key = data[9:12].decode() if data.startswith(b"HTTP/1.1 ") else "held"
+        except OSError:
+            key = "held"
+        hog_status[key] = hog_status.get(key, 0) + 1
+        s.close()
+    results.figure(name, "20 x (1 MiB - 1 byte) from 127.0.0.1", str(hog_status))
+    results.check(name, "one client is refused (503) beyond its share of the body budget",
+                  hog_status.get("503", 0) >= 1 and hog_status.get("held", 0) >= 10, str(hog_status))
+    results.check(name, "meanwhile another client address is served", answer.startswith(b"HTTP/1.1 200"),
+                  repr(answer[:60]))
     relay.stop()
 
 
