@@ -117,7 +117,7 @@ LINE_START = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \w+ |==== s
 
 
 def _hostile_bodies() -> list[tuple[str, bytes]]:
-    forged = "s3:ObjectCreated:Put\n" + FAKE_LINE + "\x1b[31m"
+    forged = "s3:ObjectCreated:Put\n" + FAKE_LINE + "\x1b[31m\x9b2J\u202e\x7f"
     bodies = [("eventName", minio_body("logs/a.jpg", event=forged)),
               ("test event Bucket", json.dumps({"EventName": "s3:TestEvent",
                                                 "Bucket": "b\n" + FAKE_LINE + "\x1b[2J"}).encode())]
@@ -151,12 +151,18 @@ def forged_log_lines(ctx) -> None:
         results.check(name, f"{log_format}: hostile events answered 2xx", all(200 <= s < 300 for _, s in statuses),
                       str(statuses))
         results.check(name, f"{log_format}: the hostile values were logged", b"FORGED-LINE" in log)
-        results.check(name, f"{log_format}: no raw ESC, BEL, C1 or U+2028 in the log",
-                      not any(c in log for c in [b"\x1b", b"\x07", "\x9b".encode(), "\u2028".encode()]))
+        results.check(name, f"{log_format}: no raw ESC, BEL, DEL, C1, U+2028 or U+202E in the log",
+                      not any(c in log for c in [b"\x1b", b"\x07", b"\x7f", "\x9b".encode(), "\u2028".encode(),
+                                                 "\u202e".encode()]))
         if log_format == "text":
-            bad = [line for line in log.split(b"\n") if not LINE_START.match(line)]
+            lines = log.split(b"\n")
+            bad = [line for line in lines if not LINE_START.match(line) or line.startswith(FAKE_LINE[:24].encode())]
             results.check(name, "text: every line is one the relay began (no forged line)", not bad,
                           f"{len(bad)} foreign lines", on_fail=repr(bad[:3]))
+            carrying = [line for line in lines if b"FORGED-LINE" in line]
+            results.check(name, "text: each hostile value stays inside the line that logs it",
+                          carrying and all(b" bucket-relay: " in line[:60] for line in carrying),
+                          f"{len(carrying)} lines carry one", on_fail=repr(carrying[:3]))
         else:
             bad = []
             for line in log.split(b"\n"):
