@@ -211,6 +211,12 @@ def healthz_while_dribbling(ctx) -> None:
     seconds = 25.0 if ctx.full else 10.0
     head = (b"POST /minio-event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % size)
+    baseline = []
+    for _ in range(100):
+        t0 = time.monotonic()
+        http_request(relay.port, "GET", "/healthz", timeout=5)
+        baseline.append(time.monotonic() - t0)
+        time.sleep(0.02)
     socks: list[socket.socket] = []
     for _ in range(connections):
         s = socket.create_connection((HOST, relay.port), timeout=10)
@@ -257,6 +263,11 @@ def healthz_while_dribbling(ctx) -> None:
                    f"{len(latencies)} / {percentile(latencies, 0.5) * 1000:.1f} / {p99 * 1000:.1f} / "
                    f"{max(latencies) * 1000:.1f} ms; RSS {rss_before // 1024} -> {peak.get('VmRSS', 0) // 1024} MiB")
     results.check(name, "/healthz answered 200 every time", not failures, str(failures[:5]))
-    results.check(name, "/healthz p99 under 100 ms while bodies dribble", p99 < 0.1, f"{p99 * 1000:.1f} ms")
+    results.figure(name, "/healthz before (baseline): p50 / p99", f"{percentile(baseline, 0.5) * 1000:.1f} / "
+                                                                 f"{percentile(baseline, 0.99) * 1000:.1f} ms")
+    # 100 ms; on a loaded CI machine, no worse than 5 times the p99 measured just before.
+    limit = max(0.1, 5 * percentile(baseline, 0.99))
+    results.check(name, f"/healthz p99 under {limit * 1000:.0f} ms while bodies dribble (100 ms, or 5x the p99 "
+                        "before)", p99 < limit, f"{p99 * 1000:.1f} ms")
     results.check(name, "relay alive", relay.alive(), on_fail=relay.log_tail(5))
     relay.stop()

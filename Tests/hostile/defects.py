@@ -189,6 +189,7 @@ def slow_senders(ctx) -> None:
     if relay is None:
         return
     count = 256 if ctx.full else 64
+    baseline = _legitimate_posts(relay, 3.0, "slow/baseline-%04d.jpg")[0]
     head = (b"POST /minio-event HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n")
     slow: list[socket.socket] = []
@@ -197,28 +198,23 @@ def slow_senders(ctx) -> None:
         s.sendall(head)
         slow.append(s)
     t_open = time.monotonic()
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    i = 0
-    while time.monotonic() - t_open < 8.0:  # past the 5 s stall cut
-        t0 = time.monotonic()
-        try:
-            status, _, _ = http_request(relay.port, "POST", "/minio-event", minio_body("slow/legit-%04d.jpg" % i),
-                                        MINIO_HEADERS, timeout=10)
-        except OSError:
-            status = -1
-        latencies.append(time.monotonic() - t0)
-        statuses[status] = statuses.get(status, 0) + 1
-        i += 1
-        time.sleep(0.05)
+    latencies, statuses = _legitimate_posts(relay, 8.0 - (time.monotonic() - t_open), "slow/legit-%04d.jpg")
+    results.figure(name, "legitimate POSTs before the attack (baseline): n / p50 / p99 / max",
+                   f"{len(baseline)} / {percentile(baseline, 0.5) * 1000:.1f} / {percentile(baseline, 0.99) * 1000:.1f}"
+                   f" / {max(baseline) * 1000:.1f} ms")
     results.figure(name, f"legitimate POSTs while {count} one-byte chunked senders are held: n / p50 / p99 / max",
                    f"{len(latencies)} / {percentile(latencies, 0.5) * 1000:.1f} / "
                    f"{percentile(latencies, 0.99) * 1000:.1f} / {max(latencies) * 1000:.1f} ms, statuses {statuses}")
     results.check(name, f"every legitimate POST got 2xx while {count} slow senders were held",
                   set(statuses) <= {200, 202}, str(statuses))
-    over = [t for t in latencies if t > 0.1]
-    results.check(name, "every legitimate POST answered within 100 ms", not over,
-                  f"{len(over)} over 100 ms, max {max(latencies) * 1000:.1f} ms")
+    # 100 ms each (the defect: 503 for 30 s). A debug build on a loaded CI machine has spikes without any attack
+    # too: the 95th percentile must stay within 100 ms (or twice the slowest POST without the attack), none over 1 s.
+    limit = max(0.1, 2 * max(baseline))
+    p95 = percentile(latencies, 0.95)
+    results.check(name, f"legitimate POSTs answered within {limit * 1000:.0f} ms (p95), none over 1 s",
+                  p95 <= limit and max(latencies) < 1.0,
+                  f"p95 {p95 * 1000:.1f} ms, {sum(1 for t in latencies if t > 0.1)} over 100 ms, max "
+                  f"{max(latencies) * 1000:.1f} ms")
     cut = {"408 and closed": 0, "other": 0}
     for s in slow:
         s.settimeout(3)
@@ -277,6 +273,26 @@ def slow_senders(ctx) -> None:
     results.check(name, "meanwhile another client address is served", answer.startswith(b"HTTP/1.1 200"),
                   repr(answer[:60]))
     relay.stop()
+
+
+def _legitimate_posts(relay: Relay, seconds: float, key: str) -> tuple[list[float], dict[int, int]]:
+    """MinIO POSTs one after another (50 ms apart) for `seconds`: their latencies and statuses."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    started = time.monotonic()
+    i = 0
+    while time.monotonic() - started < seconds:
+        t0 = time.monotonic()
+        try:
+            status, _, _ = http_request(relay.port, "POST", "/minio-event", minio_body(key % i), MINIO_HEADERS,
+                                        timeout=10)
+        except OSError:
+            status = -1
+        latencies.append(time.monotonic() - t0)
+        statuses[status] = statuses.get(status, 0) + 1
+        i += 1
+        time.sleep(0.05)
+    return latencies, statuses
 
 
 # ---------------------------------------------------------------------------------------------------------------------
