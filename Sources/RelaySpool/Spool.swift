@@ -56,14 +56,8 @@ public final class Spool: Sendable {
     ///   enabled, or if the file is not a spool; `.diskFull` if the disk is full.
     public init(directory: String, configuration: SpoolConfiguration = .init(), logger: Logger) throws {
         let path = (directory as NSString).appendingPathComponent(Self.fileName)
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw SpoolError(
-                code: .io,
-                message: "cannot create the data directory \(directory): \(error); check --data-dir and permissions"
-            )
-        }
+        try DataDirectoryFiles.createDirectory(directory)
+        try DataDirectoryFiles.prepareDatabase(path)
         var databaseConfiguration = Configuration()
         databaseConfiguration.label = "RelaySpool"
         databaseConfiguration.journalMode = .wal
