@@ -123,7 +123,7 @@ public final class Relay: Sendable {
         let app = Application(
             router: router,
             // A connection that sends nothing for this long is closed, so idle or stalled senders cannot pile up.
-            server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+            server: RelayHTTPServer.http1(idleTimeout: .seconds(configuration.idleTimeoutSeconds)),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "bucket-relay",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelayLog
 import Logging
 import Metrics
 import Prometheus
