@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import RelayLog
 import Logging
 import Metrics
 import Prometheus
 import RelayCore
+import RelayLog
 import RelayServer
 import RelaySpool
 
