@@ -61,18 +61,15 @@ public final class Relay: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.prometheus = prometheus
-        let ruleSet: RuleSet
-        switch RuleFiles.load(path: configuration.rulesPath, environment: configuration.environment) {
-        case .success(let loaded):
-            ruleSet = loaded
-        case .failure(let diagnostics):
+        do {
+            self.rules = try RuleSetStore.open(path: configuration.rulesPath, environment: configuration.environment)
+        } catch {
             throw RelayStartError(
                 code: .invalidRules,
                 message: "invalid rules in \(configuration.rulesPath)",
-                diagnostics: diagnostics
+                diagnostics: error
             )
         }
-        self.rules = RuleSetStore(path: configuration.rulesPath, initial: ruleSet)
         do {
             try FileManager.default.createDirectory(
                 atPath: configuration.dataDirectory,
@@ -143,7 +140,7 @@ public final class Relay: Sendable {
                 .init(service: CurlClientService(client: client)),
                 .init(service: delivery),
                 .init(service: bodyDeadlines),
-                .init(service: RulesReloader(rules: rules, environment: configuration.environment, logger: logger)),
+                .init(service: RulesReloader(rules: rules, logger: logger)),
                 .init(service: app),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -9,25 +9,14 @@ struct Match: ParsableCommand {
         abstract: "Show which rules and targets each record of EVENT.json reaches (and, with --explain, why not)."
     )
 
-    @Option(help: "Rule file or directory of *.json rule files (RELAY_RULES). Default rules.")
-    var rules: String?
+    @OptionGroup var rules: RulesOptions
     @Flag(help: "Also say why each other rule did not match.")
     var explain = false
     @Argument(help: "Request bodies as a sender POSTs them (MinIO, AWS or RGW JSON); - reads standard input.")
     var events: [String]
 
     func run() throws {
-        let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
-        let ruleSet: RuleSet
-        switch RuleFiles.load(path: path, environment: ProcessEnvironment.values) {
-        case .success(let loaded):
-            ruleSet = loaded
-        case .failure(let diagnostics):
-            for diagnostic in diagnostics.diagnostics {
-                printError(diagnostic.description)
-            }
-            throw ExitCode(1)
-        }
+        let ruleSet = try rules.load()
         var failed = false
         for event in events {
             if events.count > 1 { print("== \(event)") }

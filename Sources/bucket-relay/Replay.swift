@@ -16,22 +16,20 @@ struct Replay: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Directory holding dead-letter.jsonl (RELAY_DATA_DIR). Default data.")
-    var dataDir: String?
+    @OptionGroup var dataDirectory: DataDirectoryOptions
     @Option(help: "Only lines for this target.")
     var target: String?
     @Option(help: "Only lines of this rule.")
     var rule: String?
     @Option(help: "Only lines written at or after this time (ISO 8601, e.g. 2026-11-29T10:00:00Z).")
     var since: String?
-    @Option(help: "Rules to take target URLs, headers and secrets from (RELAY_RULES). Default rules.")
-    var rules: String?
+    @OptionGroup var rules: RulesOptions
     @Flag(help: "List what would be sent, send nothing.")
     var dryRun = false
 
     func run() async throws {
-        let directory = ProcessEnvironment.twin(dataDir, "DATA_DIR") ?? "data"
-        let rulesPath = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
+        let directory = dataDirectory.path
+        let rulesPath = rules.path
         guard FileManager.default.fileExists(atPath: rulesPath) else {
             printError(
                 "error: \(rulesPath): no such file or directory; replay sends only to targets of the rules, pass "
@@ -39,14 +37,7 @@ struct Replay: AsyncParsableCommand {
             )
             throw ExitCode(1)
         }
-        let ruleSet: RuleSet
-        switch RuleFiles.load(path: rulesPath, environment: ProcessEnvironment.values) {
-        case .success(let loaded):
-            ruleSet = loaded
-        case .failure(let diagnostics):
-            for diagnostic in diagnostics.diagnostics { printError(diagnostic.description) }
-            throw ExitCode(1)
-        }
+        let ruleSet = try rules.load()
         var filter = DeadLetterReplay.Filter(target: target, rule: rule)
         if let since {
             guard let parsed = DeadLetterReplay.timestamp(since) else {
