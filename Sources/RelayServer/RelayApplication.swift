@@ -71,10 +71,7 @@ public final class Relay: Sendable {
             )
         }
         do {
-            try FileManager.default.createDirectory(
-                atPath: configuration.dataDirectory,
-                withIntermediateDirectories: true
-            )
+            try DataDirectoryFiles.prepare(configuration.dataDirectory)
             self.lock = try DataDirectoryLock(directory: configuration.dataDirectory)
             var spoolConfiguration = SpoolConfiguration()
             spoolConfiguration.maxPendingCount = configuration.spoolMaxCount

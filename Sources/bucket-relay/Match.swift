@@ -59,7 +59,10 @@ struct Match: ParsableCommand {
     }
 
     private func describe(index: Int, record: EventRecord, ruleSet: RuleSet) {
-        print("record \(index): \(record.eventName) bucket=\(record.bucket) key=\(record.key)")
+        print(
+            "record \(index): \(LogText.escaped(record.eventName)) bucket=\(LogText.escaped(record.bucket)) "
+                + "key=\(LogText.escaped(record.key))"
+        )
         let matches = ruleSet.matcher.match(record)
         if matches.isEmpty {
             print("  no rule matched")
@@ -72,7 +75,7 @@ struct Match: ParsableCommand {
             if explanation.matched {
                 print("  rule \"\(explanation.rule)\": matched")
             } else {
-                print("  rule \"\(explanation.rule)\": no: \(explanation.reason ?? "")")
+                print("  rule \"\(explanation.rule)\": no: \(LogText.escaped(explanation.reason ?? ""))")
             }
         }
     }

@@ -57,16 +57,16 @@ struct Replay: AsyncParsableCommand {
             summary = try await replay.run(filter, dryRun: dryRun, client: client) { event in
                 switch event {
                 case .sent(let id, let target, let status):
-                    print("sent \(Text.escaped(id)) to \(Text.escaped(target)): HTTP \(status)")
+                    print("sent \(LogText.escaped(id)) to \(LogText.escaped(target)): HTTP \(status)")
                 case .failed(let id, let target, let reason):
-                    print("failed \(Text.escaped(id)) to \(Text.escaped(target)): \(Text.escaped(reason))")
+                    print("failed \(LogText.escaped(id)) to \(LogText.escaped(target)): \(LogText.escaped(reason))")
                 case .unsendable(let id, let target):
                     print(
-                        "cannot send \(Text.escaped(id)): target \"\(Text.escaped(target ?? "-"))\" is not in the "
+                        "cannot send \(LogText.escaped(id)): target \"\(LogText.escaped(target ?? "-"))\" is not in the "
                             + "rules (\(rulesPath)); add the target back to replay it"
                     )
                 case .wouldSend(let id, let target, let url):
-                    print("would send \(Text.escaped(id)) to \(Text.escaped(target)) \(Text.escaped(url))")
+                    print("would send \(LogText.escaped(id)) to \(LogText.escaped(target)) \(LogText.escaped(url))")
                 }
             }
         } catch let error as ReplayError {
@@ -85,22 +85,5 @@ struct Replay: AsyncParsableCommand {
                 + "be sent, \(summary.skipped) not selected"
         )
         if summary.failed > 0 || summary.unsendable > 0 { throw ExitCode(1) }
-    }
-}
-
-/// Escapes text printed to a terminal: control characters become `\u{…}` escapes, so a dead-letter line cannot move
-/// the cursor or forge output lines.
-enum Text {
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }
