@@ -79,7 +79,8 @@ struct OperatorLogTests {
         let root = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(root) }
         let event = root + "/event.json"
-        let body = #"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","#
+        let body =
+            #"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","#
             + #""s3":{"bucket":{"name":"photos"},"object":{"key":"a%0Aforged%1B%5B31m.jpg","size":1}}}]}"#
         try Data(body.utf8).write(to: URL(fileURLWithPath: event))
         let result = try await RelayProcess.run([
