@@ -220,6 +220,65 @@ import Testing
         )
     }
 
+    /// One rule for `*` in `prefix` and `suffix`: refused wherever it stands, the same statement first, then the fix.
+    @Test(
+        arguments: [
+            (#"{"prefix": "uploads/*"}"#, #"2:46: error: rule "r": match.prefix: "uploads/*""#, #"write "uploads/""#),
+            (#"{"prefix": "uploads**"}"#, #"2:46: error: rule "r": match.prefix: "uploads**""#, #"write "uploads""#),
+            (#"{"prefix": "*"}"#, #"2:46: error: rule "r": match.prefix: "*""#, #"remove "prefix" to match every key"#),
+            (
+                #"{"prefix": "*/x"}"#, #"2:46: error: rule "r": match.prefix: "*/x""#,
+                #"write the literal start of the key here, and its end in "suffix" if needed"#
+            ),
+            (
+                #"{"prefix": "uploads/*/x"}"#, #"2:46: error: rule "r": match.prefix: "uploads/*/x""#,
+                #"write the literal start of the key here, e.g. "uploads/", and its end in "suffix" if needed"#
+            ),
+            (
+                #"{"prefix": ["a/", "b/*"]}"#, #"2:53: error: rule "r": match.prefix[1]: "b/*""#,
+                #"write "b/" (a prefix matches every key that starts with it)"#
+            ),
+            (#"{"suffix": "*"}"#, #"2:46: error: rule "r": match.suffix: "*""#, #"remove "suffix" to match every key"#),
+            (
+                #"{"suffix": "*.jpg"}"#, #"2:46: error: rule "r": match.suffix: "*.jpg""#,
+                #"write ".jpg" (a suffix matches every key that ends with it)"#
+            ),
+            (#"{"suffix": "**.jpg"}"#, #"2:46: error: rule "r": match.suffix: "**.jpg""#, #"write ".jpg""#),
+            (
+                #"{"suffix": "photos/*.jpg"}"#, #"2:46: error: rule "r": match.suffix: "photos/*.jpg""#,
+                #"write the literal end of the key here, e.g. ".jpg", and its start in "prefix" if needed"#
+            ),
+            (
+                #"{"suffix": ".jpg*"}"#, #"2:46: error: rule "r": match.suffix: ".jpg*""#,
+                #"write the literal end of the key here, and its start in "prefix" if needed"#
+            ),
+            (
+                #"{"not": {"suffix": "*.png"}}"#, #"2:54: error: rule "r": match.not.suffix: "*.png""#,
+                #"write ".png""#
+            ),
+        ]
+    )
+    func refusesAStarAnywhereInPrefixOrSuffix(match: String, location: String, fix: String) throws {
+        let lines = R.diagnostics(R.singleRule(match: match))
+        try #require(lines.count == 1)
+        let line = lines[0]
+        #expect(line.hasPrefix("rules/a.json:" + location + #" holds "*", but prefix and suffix values are literal, "#))
+        #expect(line.contains("not patterns; " + fix))
+    }
+
+    @Test func aStarWithACombiningMarkIsStillAStar() {
+        // "*" + U+0301 is one Character; the hint must not offer a value that still holds "*".
+        let lines = R.diagnostics(R.singleRule(match: #"{"suffix": "*\u0301.jpg"}"#))
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasSuffix("write \"\u{301}.jpg\" (a suffix matches every key that ends with it)") == true)
+    }
+
+    @Test func prefixesAndSuffixesWithoutAStarStillLoad() {
+        let ruleSet = R.ruleSet(R.singleRule(match: #"{"prefix": ["uploads/", "a?b["], "suffix": [".jpg", "~"]}"#))
+        #expect(ruleSet.rules.first?.match.prefixes == ["uploads/", "a?b["])
+        #expect(ruleSet.rules.first?.match.suffixes == [".jpg", "~"])
+    }
+
     @Test func rejectsEmptyListsBecauseTheyMatchNothing() {
         let lines = R.diagnostics(
             #"""
