@@ -279,6 +279,66 @@ import Testing
         #expect(ruleSet.rules.first?.match.suffixes == [".jpg", "~"])
     }
 
+    /// A rule file whose target `t` has the headers object `headers` (written as JSON).
+    static func targetWithHeaders(_ headers: String) -> String {
+        #"{"targets": {"t": {"url": "http://127.0.0.1:9/", "headers": "# + headers + "}},\n"
+            + #" "rules": [{"name": "r", "to": ["t"]}]}"#
+    }
+
+    @Test(
+        arguments: [
+            (#""a\nb""#, "a line feed (0x0A)"),
+            (#""a\r\nX-Evil: 1""#, "a carriage return (0x0D)"),
+            (#""a\u0000b""#, "a NUL (0x00)"),
+            (#""a\tb""#, "a tab (0x09)"),
+            (#""\u001B[31m""#, "the control character 0x1B"),
+            (#""a\u007Fb""#, "a DEL (0x7F)"),
+        ]
+    )
+    func refusesHeaderValuesWithControlCharacters(value: String, named: String) {
+        let lines = R.diagnostics(Self.targetWithHeaders(#"{"X-A": "# + value + "}"))
+        #expect(
+            lines == [
+                #"rules/a.json:1:69: error: target "t": headers.X-A: the value holds "# + named
+                    + "; header values may hold no control characters, remove it"
+            ]
+        )
+    }
+
+    @Test(arguments: ["abc\r\nX-Evil: 1", "abc\n", "\u{0}abc", "a\u{7F}"])
+    func refusesHeaderValuesWhoseEnvironmentValueHoldsAControlCharacter(token: String) {
+        let lines = R.diagnostics(
+            Self.targetWithHeaders(#"{"Authorization": "Bearer ${TOKEN}"}"#),
+            environment: ["TOKEN": token]
+        )
+        #expect(lines.count == 1)
+        let line = lines.first ?? ""
+        #expect(line.hasPrefix(#"rules/a.json:1:79: error: target "t": headers.Authorization: the value holds "#))
+        #expect(line.contains("after ${...} expansion (an environment variable's value holds it)"))
+        // The value (a secret, often) is never printed.
+        #expect(!line.contains("abc") && !line.contains("X-Evil"))
+    }
+
+    @Test func refusesHeaderNamesWithControlCharacters() {
+        let lines = R.diagnostics(Self.targetWithHeaders(#"{"X-A\n": "1", "X\u0000": "2"}"#))
+        #expect(
+            lines == [
+                #"rules/a.json:1:62: error: target "t": headers.X-A\n: not a valid header name; use letters, digits "#
+                    + "and !#$%&'*+-.^_`|~ only",
+                #"rules/a.json:1:76: error: target "t": headers.X\u{0}: not a valid header name; use letters, digits "#
+                    + "and !#$%&'*+-.^_`|~ only",
+            ]
+        )
+    }
+
+    @Test func keepsHeaderValuesWithSpacesAndNonASCIIText() {
+        let ruleSet = R.ruleSet(
+            Self.targetWithHeaders(#"{"X-A": "Bearer ${TOKEN}", "X-B": "café au lait"}"#),
+            environment: ["TOKEN": "a b=c"]
+        )
+        #expect(ruleSet.target(named: "t")?.headers.map(\.value) == ["Bearer a b=c", "café au lait"])
+    }
+
     @Test func rejectsEmptyListsBecauseTheyMatchNothing() {
         let lines = R.diagnostics(
             #"""
