@@ -26,6 +26,8 @@ struct Replay: AsyncParsableCommand {
     @OptionGroup var rules: RulesOptions
     @Flag(help: "List what would be sent, send nothing.")
     var dryRun = false
+    @Option(help: "Seconds between progress lines when the output is not a terminal. Default 2.")
+    var progressEvery: Double = 2
 
     func run() async throws {
         let directory = dataDirectory.path
@@ -52,19 +54,37 @@ struct Replay: AsyncParsableCommand {
         }
         let client = try CurlClient()
         defer { client.shutdown() }
+        let total = try replay.count(filter).selected
+        var progress = ReplayProgress(
+            total: total,
+            isTerminal: !dryRun && isatty(STDOUT_FILENO) == 1,
+            interval: .milliseconds(Int64(max(0.05, progressEvery) * 1000))
+        )
+        let shownPerKind = 20
+        var shown = (failed: 0, unsendable: 0)
         let summary: DeadLetterReplay.Summary
         do {
             summary = try await replay.run(filter, dryRun: dryRun, client: client) { event in
                 switch event {
-                case .sent(let id, let target, let status):
-                    print("sent \(LogText.escaped(id)) to \(LogText.escaped(target)): HTTP \(status)")
+                case .sent:
+                    progress.record(sent: true)
                 case .failed(let id, let target, let reason):
-                    print("failed \(LogText.escaped(id)) to \(LogText.escaped(target)): \(LogText.escaped(reason))")
+                    progress.record(sent: false)
+                    shown.failed += 1
+                    if shown.failed <= shownPerKind {
+                        progress.print(
+                            "failed \(LogText.escaped(id)) to \(LogText.escaped(target)): \(LogText.escaped(reason))"
+                        )
+                    }
                 case .unsendable(let id, let target):
-                    print(
-                        "cannot send \(LogText.escaped(id)): target \"\(LogText.escaped(target ?? "-"))\" is not in the "
-                            + "rules (\(rulesPath)); add the target back to replay it"
-                    )
+                    progress.record(sent: false)
+                    shown.unsendable += 1
+                    if shown.unsendable <= shownPerKind {
+                        progress.print(
+                            "cannot send \(LogText.escaped(id)): target \"\(LogText.escaped(target ?? "-"))\" is not in "
+                                + "the rules (\(rulesPath)); add the target back to replay it"
+                        )
+                    }
                 case .wouldSend(let id, let target, let url):
                     print("would send \(LogText.escaped(id)) to \(LogText.escaped(target)) \(LogText.escaped(url))")
                 }
@@ -73,6 +93,9 @@ struct Replay: AsyncParsableCommand {
             printError("error: \(error.message)")
             throw ExitCode(1)
         }
+        progress.finish()
+        if shown.failed > shownPerKind { print("... and \(shown.failed - shownPerKind) more failed") }
+        if shown.unsendable > shownPerKind { print("... and \(shown.unsendable - shownPerKind) more cannot be sent") }
         if dryRun {
             print(
                 "replay --dry-run: \(summary.planned) would be sent, \(summary.unsendable) cannot be sent, "
@@ -80,10 +103,81 @@ struct Replay: AsyncParsableCommand {
             )
             return
         }
+        let left = (try? replay.count(.init()).total) ?? 0
         print(
             "replay: \(summary.sent) sent and removed, \(summary.failed) failed and kept, \(summary.unsendable) cannot "
-                + "be sent, \(summary.skipped) not selected"
+                + "be sent, \(summary.skipped) not selected; \(left) left in the file"
         )
         if summary.failed > 0 || summary.unsendable > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Replay's progress: on a terminal a bar with rate and ETA redrawn in place, otherwise a line of counts every
+/// `interval`.
+struct ReplayProgress {
+    let total: Int
+    let isTerminal: Bool
+    let interval: Duration
+    private let started = ContinuousClock.now
+    private var lastShown = ContinuousClock.now
+    private var done = 0
+    private var sent = 0
+    private var barShown = false
+
+    init(total: Int, isTerminal: Bool, interval: Duration) {
+        self.total = total
+        self.isTerminal = isTerminal
+        self.interval = interval
+    }
+
+    /// Counts one line handled.
+    mutating func record(sent wasSent: Bool) {
+        done += 1
+        if wasSent { sent += 1 }
+        let now = ContinuousClock.now
+        let every = isTerminal ? Duration.milliseconds(100) : interval
+        if now - lastShown >= every || (isTerminal && done == total) {
+            lastShown = now
+            show(now)
+        }
+    }
+
+    /// Prints a line above the bar.
+    mutating func print(_ line: String) {
+        if barShown { Swift.print("\r\u{1B}[2K", terminator: "") }
+        Swift.print(line)
+        barShown = false
+    }
+
+    /// Ends the bar with a newline.
+    mutating func finish() {
+        if isTerminal && total > 0 {
+            show(ContinuousClock.now)
+            Swift.print("")
+        }
+    }
+
+    private mutating func show(_ now: ContinuousClock.Instant) {
+        let elapsed = max(Double((now - started).wholeMilliseconds) / 1000, 0.001)
+        let rate = Double(done) / elapsed
+        let left = rate > 0 ? Double(max(0, total - done)) / rate : 0
+        let percent = total > 0 ? done * 100 / total : 100
+        if isTerminal {
+            let width = 30
+            let filled = total > 0 ? width * done / total : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            Swift.print(
+                "\r\u{1B}[2K[\(bar)] \(done)/\(total) \(percent)% \(Int(rate))/s ETA \(Int(left.rounded()))s",
+                terminator: ""
+            )
+            fflush(nil)
+            barShown = true
+        } else {
+            Swift.print(
+                "replay: \(done) of \(total) done (\(sent) sent, \(done - sent) not), \(Int(rate))/s, about "
+                    + "\(Int(left.rounded())) s left"
+            )
+            fflush(nil)
+        }
     }
 }

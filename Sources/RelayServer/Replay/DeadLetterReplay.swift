@@ -10,8 +10,8 @@ import RelaySpool
 /// - Only one replay runs at a time (``ReplayLock``).
 /// - A line leaves the file only after its target answered 2xx, and lines appended meanwhile (by a running relay)
 ///   are kept: removal re-reads the file under its exclusive lock and removes exactly the lines sent.
-/// - Sent lines are removed in small batches as the replay goes, so a replay that is killed re-sends at most the
-///   last batch's lines (with their original `webhook-id`, so receivers can drop the repeat).
+/// - Sent lines are removed as the replay goes (about once a second), so a replay that is killed re-sends at most the
+///   last second's lines (with their original `webhook-id`, so receivers can drop the repeat).
 /// - A line is sent only to a target of the loaded rules, at its configured URL with its configured headers and
 ///   signing secrets; a line for a target not in the rules (or with none) is never sent anywhere.
 public struct DeadLetterReplay: Sendable {
@@ -65,8 +65,11 @@ public struct DeadLetterReplay: Sendable {
     public let dataDirectory: String
     /// The rules in force: where each target is and how it is signed.
     public let rules: RuleSet
-    /// Sent lines are removed from the file after this many, and at the end.
-    public var removalBatch = 64
+    /// Sent lines are removed from the file once a second (at least 64 of them, or this many at most), and at the
+    /// end: each removal rewrites the file, so a large replay removes in large steps.
+    public var removalBatch = 4096
+    /// Lines in flight at once (each to its own target's URL). Default 8.
+    public var concurrency = 8
 
     public init(dataDirectory: String, rules: RuleSet) {
         self.dataDirectory = dataDirectory
@@ -89,7 +92,8 @@ public struct DeadLetterReplay: Sendable {
     ///   - filter: which lines.
     ///   - dryRun: report what would be sent, send nothing, remove nothing.
     ///   - client: the HTTP client to send with.
-    ///   - report: called for each selected line, in file order.
+    ///   - report: called for each selected line: unsendable and dry-run lines in file order, sent and failed ones as
+    ///     their answers arrive.
     /// - Returns: the counts.
     /// - Throws: ``ReplayError`` `.busy` when another replay runs; ``DeliveryLogError`` when the file cannot be read
     ///   or rewritten (lines already removed stay removed; the rest stay).
@@ -107,6 +111,7 @@ public struct DeadLetterReplay: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { return summary }
         let entries = try DeadLetterFile.read(path: path)
         var sentLines: [String] = []
+        var work: [(entry: DeadLetterEntry, letter: DeadLetter, target: Target)] = []
         for entry in entries {
             guard let letter = entry.letter, selected(letter, filter) else {
                 summary.skipped += 1
@@ -124,47 +129,77 @@ public struct DeadLetterReplay: Sendable {
                 report(.wouldSend(deliveryID: deliveryID, target: targetName, url: RedactedURL.redact(target.url)))
                 continue
             }
-            let body = Array(letter.payload.utf8)
-            var headers = DeliveryHeaders.make(
-                target: target,
-                deliveryID: letter.deliveryID ?? DeliveryID.make(),
-                rule: letter.rule,
-                attempt: nil,
-                body: body,
-                now: Timestamp.now()
-            )
-            headers.append((name: "X-Relay-Replay", value: "1"))
-            let request = HTTPRequest(
-                method: "POST",
-                url: target.url,
-                headers: headers,
-                body: body,
-                timeout: target.timeout,
-                connectTimeout: min(target.timeout, .seconds(5))
-            )
-            do {
-                let response = try await client.execute(request)
-                if (200..<300).contains(response.status) {
+            work.append((entry, letter, target))
+        }
+        var lastRemoval = ContinuousClock.now
+        // Up to `concurrency` lines in flight; results are handled here, one at a time, in completion order.
+        try await withThrowingTaskGroup(of: (Int, Result<Int, any Error>).self) { group in
+            var next = 0
+            func launch() {
+                guard next < work.count else { return }
+                let index = next
+                next += 1
+                let item = work[index]
+                group.addTask {
+                    do {
+                        return (index, .success(try await Self.send(item.letter, to: item.target, client: client)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            for _ in 0..<max(1, concurrency) { launch() }
+            while let (index, result) = try await group.next() {
+                let item = work[index]
+                let deliveryID = item.letter.deliveryID ?? "-"
+                switch result {
+                case .success(let status) where (200..<300).contains(status):
                     summary.sent += 1
-                    sentLines.append(entry.rawLine)
-                    report(.sent(deliveryID: deliveryID, target: targetName, status: response.status))
-                    if sentLines.count >= removalBatch {
+                    sentLines.append(item.entry.rawLine)
+                    report(.sent(deliveryID: deliveryID, target: item.target.name, status: status))
+                    let now = ContinuousClock.now
+                    if sentLines.count >= removalBatch || (sentLines.count >= 64 && now - lastRemoval >= .seconds(1)) {
                         try DeadLetterFile.rewrite(path: path, removing: sentLines)
                         sentLines.removeAll(keepingCapacity: true)
+                        lastRemoval = now
                     }
-                    continue
+                case .success(let status):
+                    summary.failed += 1
+                    report(.failed(deliveryID: deliveryID, target: item.target.name, reason: "HTTP \(status)"))
+                case .failure(let error):
+                    summary.failed += 1
+                    report(.failed(deliveryID: deliveryID, target: item.target.name, reason: "\(error)"))
                 }
-                summary.failed += 1
-                report(.failed(deliveryID: deliveryID, target: targetName, reason: "HTTP \(response.status)"))
-            } catch {
-                summary.failed += 1
-                report(.failed(deliveryID: deliveryID, target: targetName, reason: "\(error)"))
+                launch()
             }
         }
         if !sentLines.isEmpty {
             try DeadLetterFile.rewrite(path: path, removing: sentLines)
         }
         return summary
+    }
+
+    /// Sends one line to its target, as configured in the rules. - Returns: the HTTP status.
+    private static func send(_ letter: DeadLetter, to target: Target, client: CurlClient) async throws -> Int {
+        let body = Array(letter.payload.utf8)
+        var headers = DeliveryHeaders.make(
+            target: target,
+            deliveryID: letter.deliveryID ?? DeliveryID.make(),
+            rule: letter.rule,
+            attempt: nil,
+            body: body,
+            now: Timestamp.now()
+        )
+        headers.append((name: "X-Relay-Replay", value: "1"))
+        let request = HTTPRequest(
+            method: "POST",
+            url: target.url,
+            headers: headers,
+            body: body,
+            timeout: target.timeout,
+            connectTimeout: min(target.timeout, .seconds(5))
+        )
+        return try await client.execute(request).status
     }
 
     private func selected(_ letter: DeadLetter?, _ filter: Filter) -> Bool {
