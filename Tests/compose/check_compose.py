@@ -134,6 +134,56 @@ def check_one_shot(script):
               "the one-shot retries `mc alias set` until MinIO answers (2 failures, then success)")
 
 
+def check_receiver_lines():
+    """The example receiver prints one whole line per request, also when requests arrive together, and says why when
+    its port is taken (make run relies on both)."""
+    port = free_port()
+    ready = tempfile.mktemp(prefix="receiver-ready-")
+    receiver = subprocess.Popen([sys.executable, str(ROOT / "examples/receiver/receiver.py"), "--port", str(port),
+                                 "--ready-file", ready], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(ready) and time.time() < deadline and receiver.poll() is None:
+            time.sleep(0.05)
+        if not check(os.path.exists(ready), "the example receiver writes its --ready-file once bound"):
+            return
+        taken = subprocess.run([sys.executable, str(ROOT / "examples/receiver/receiver.py"), "--port", str(port)],
+                               capture_output=True, timeout=10)
+        check(taken.returncode == 1 and b"Address already in use" in taken.stderr and b"Traceback" not in taken.stderr,
+              "a second receiver on the same port exits 1 with one line saying so: %s" % taken.stderr.decode().strip())
+        count = 60
+
+        answered = []
+
+        def post(i):
+            request = urllib.request.Request("http://127.0.0.1:%d/p%d" % (port, i), data=b'{"Records":[]}',
+                                             headers={"webhook-id": "msg_%d" % i, "X-Relay-Attempt": "1"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    answered.append(response.status)
+            except OSError as error:
+                answered.append(str(error))
+
+        import threading
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        receiver.terminate()
+        out, _ = receiver.communicate(timeout=10)
+        if os.path.exists(ready):
+            os.remove(ready)
+    check(answered == [204] * count, "the example receiver answers %d concurrent requests 204: %s"
+          % (count, sorted(set(map(str, answered)))))
+    lines = out.decode().splitlines()
+    whole = [line for line in lines if re.match(r"^POST /p(\d+) id=msg_\1 attempt=1 ", line)]
+    check(len(lines) == count and len(whole) == count,
+          "the example receiver prints one whole line per request for %d concurrent requests (%d lines, %d whole)"
+          % (count, len(lines), len(whole)))
+
+
 def check_dockerfile_context():
     """The Dockerfile's build stage, its context after .dockerignore, and Package.swift agree."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -211,6 +261,7 @@ def main():
     dockerfile = (ROOT / "Dockerfile").read_text()
     check("bucket-relay" in dockerfile and 'CMD ["serve"]' in dockerfile, "the Dockerfile runs `bucket-relay serve`")
     check_dockerfile_context()
+    check_receiver_lines()
 
     receiver = services["receiver"]
     receiver_cmd = receiver["command"]

@@ -68,8 +68,11 @@ def main() -> int:
         def log_message(self, format: str, *items: object) -> None:  # quiet the default access log
             pass
 
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the relay opens up to a target's maxInFlight connections at once
+
     try:
-        server = ThreadingHTTPServer((args.host, args.port), Handler)
+        server = Server((args.host, args.port), Handler)
     except OSError as error:
         say(sys.stderr, "receiver: cannot listen on %s:%d: %s" % (args.host, args.port, error.strerror or error))
         return 1
