@@ -65,12 +65,14 @@ run: release
 	fi; \
 	exit $$(( status == 0 ? 1 : status ))
 
-## test: every test (Swift Testing), real server and receivers on loopback, and the compose file's wiring.
+## test: every test (Swift Testing), real server and receivers on loopback, the compose file's wiring, and that
+## `make run` fails as a whole (Tests/release/check_make_run.py, with a stub for the build).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	@py=$$(for p in python3 /usr/bin/python3; do $$p -c 'import yaml' 2>/dev/null && echo $$p && break; done); \
 	$${py:-python3} Tests/compose/check_compose.py --binary "$$($(SWIFT) build --show-bin-path)/bucket-relay"
+	python3 Tests/release/check_make_run.py --binary "$$($(SWIFT) build --show-bin-path)/bucket-relay"
 
 ## check-release: the release binary links the Swift runtime statically and starts (Tests/release/check_static.sh).
 check-release: release
