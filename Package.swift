@@ -35,12 +35,24 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
         // Event model, decoding, rules, compiled matcher, payloads, diagnostics. No I/O, no clock.
         .target(name: "RelayCore", swiftSettings: swiftSettings),
-        // The SQLite spool of pending deliveries and the dead-letter file.
+        // The delivery log seam: the protocol ingress and delivery use, its value types, resend identities.
+        .target(
+            name: "RelayLog",
+            dependencies: [
+                "RelayCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The SQLite delivery log (spool of pending deliveries, resend window) and the dead-letter file.
         .target(
             name: "RelaySpool",
             dependencies: [
+                "RelayCore",
+                "RelayLog",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -51,7 +63,7 @@ let package = Package(
                 "CCurl",
                 "CCurlShim",
                 "RelayCore",
-                "RelaySpool",
+                "RelayLog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -64,6 +76,7 @@ let package = Package(
             name: "RelayServer",
             dependencies: [
                 "RelayCore",
+                "RelayLog",
                 "RelaySpool",
                 "RelayDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -80,6 +93,7 @@ let package = Package(
             name: "bucket-relay",
             dependencies: [
                 "RelayCore",
+                "RelayLog",
                 "RelayServer",
                 "RelaySpool",
                 "RelayDelivery",
@@ -94,7 +108,9 @@ let package = Package(
         .target(
             name: "RelayTestSupport",
             dependencies: [
+                "RelayCore",
                 "RelayDelivery",
+                "RelayLog",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,17 +124,17 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaySpoolTests",
-            dependencies: ["RelaySpool"],
+            dependencies: ["RelaySpool", "RelayLog", "RelayCore", "RelayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RelayDeliveryTests",
-            dependencies: ["RelayDelivery", "RelayTestSupport"],
+            dependencies: ["RelayDelivery", "RelayLog", "RelayCore", "RelayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RelayServerTests",
-            dependencies: ["RelayServer", "RelayTestSupport", "RelayCore", "RelaySpool", "RelayDelivery"],
+            dependencies: ["RelayServer", "RelayTestSupport", "RelayCore", "RelayLog", "RelaySpool", "RelayDelivery"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,6 +1,9 @@
+import RelayCore
+
 /// A target's circuit breaker: after `failureThreshold` consecutive failed attempts the target is held back, and only
-/// one probe attempt goes out per interval until one succeeds (DESIGN §4: a target that keeps failing cannot starve
-/// the others or be hit by a retry storm).
+/// one probe attempt goes out per interval until one succeeds (docs/delivery.md, "Circuit breaker": a target that keeps
+/// failing cannot starve the others or be hit by a retry storm). While the breaker is not closed, the target is not
+/// believed healthy: the delivery service counts no attempt that fails then (``isClosed``).
 ///
 /// A value type with no I/O and no clock: the worker passes the time in and acts on what the events return.
 /// States: `closed` (attempts flow, up to `maxInFlight`), `open(until:)` (no attempt before `until`),
@@ -9,14 +12,14 @@ public struct CircuitBreaker: Sendable, Equatable {
     public struct Configuration: Sendable, Equatable {
         /// Consecutive failed attempts that open the breaker.
         public var failureThreshold: Int = 5
-        /// The first wait before a probe, in milliseconds; doubled after each failed probe.
-        public var initialProbeInterval: Int64 = 1_000
-        /// The longest wait between probes, in milliseconds.
-        public var maxProbeInterval: Int64 = 30_000
+        /// The first wait before a probe; doubled after each failed probe. Default 1 s.
+        public var initialProbeInterval: Duration = .seconds(1)
+        /// The longest wait between probes. Default 30 s.
+        public var maxProbeInterval: Duration = .seconds(30)
 
         public init() {}
 
-        public init(failureThreshold: Int, initialProbeInterval: Int64, maxProbeInterval: Int64) {
+        public init(failureThreshold: Int, initialProbeInterval: Duration, maxProbeInterval: Duration) {
             self.failureThreshold = failureThreshold
             self.initialProbeInterval = initialProbeInterval
             self.maxProbeInterval = maxProbeInterval
@@ -25,8 +28,8 @@ public struct CircuitBreaker: Sendable, Equatable {
 
     public enum State: Sendable, Equatable {
         case closed
-        /// Held back until this time (ms since the epoch).
-        case open(until: Int64)
+        /// Held back until this time.
+        case open(until: Timestamp)
         /// One probe is in flight.
         case halfOpen
     }
@@ -37,13 +40,13 @@ public struct CircuitBreaker: Sendable, Equatable {
         case flow
         /// Exactly one attempt, the probe.
         case probe
-        /// Nothing before this time (ms since the epoch).
-        case wait(until: Int64)
+        /// Nothing before this time.
+        case wait(until: Timestamp)
     }
 
     public private(set) var state: State = .closed
     public private(set) var consecutiveFailures = 0
-    private var probeInterval: Int64
+    private var probeInterval: Duration
     public let configuration: Configuration
 
     public init(configuration: Configuration = .init()) {
@@ -52,7 +55,7 @@ public struct CircuitBreaker: Sendable, Equatable {
     }
 
     /// Asks what may be launched at `now`; moves `open` to `halfOpen` when the probe is due.
-    public mutating func permission(now: Int64) -> Permission {
+    public mutating func permission(now: Timestamp) -> Permission {
         switch state {
         case .closed:
             return .flow
@@ -66,9 +69,12 @@ public struct CircuitBreaker: Sendable, Equatable {
     }
 
     /// The probe allowed by `permission(now:)` was not sent (nothing was due): open again, probe when asked next.
-    public mutating func probeNotSent(now: Int64) {
+    public mutating func probeNotSent(now: Timestamp) {
         if state == .halfOpen { state = .open(until: now) }
     }
+
+    /// Whether attempts flow (the target is believed healthy).
+    public var isClosed: Bool { state == .closed }
 
     /// Records a successful attempt (a 2xx, or an answer that is not the target's fault, like a 400).
     /// - Returns: true when this closed an open or half-open breaker.
@@ -84,7 +90,7 @@ public struct CircuitBreaker: Sendable, Equatable {
     /// Records a failed attempt (connection error, timeout, 5xx, 408, 425, 429) at `now`.
     /// - Returns: true when this opened the breaker.
     @discardableResult
-    public mutating func recordFailure(now: Int64) -> Bool {
+    public mutating func recordFailure(now: Timestamp) -> Bool {
         consecutiveFailures += 1
         switch state {
         case .closed:

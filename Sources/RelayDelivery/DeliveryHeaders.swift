@@ -6,14 +6,14 @@ public enum DeliveryHeaders {
     /// across attempts), `X-Relay-Rule`, `X-Relay-Attempt` (when given), and with signing secrets the Standard
     /// Webhooks `webhook-timestamp` and `webhook-signature`.
     /// - Parameters:
-    ///   - now: seconds since the epoch, for `webhook-timestamp`.
+    ///   - now: the current time; its whole seconds are `webhook-timestamp`.
     public static func make(
         target: Target,
         deliveryID: String,
         rule: String?,
         attempt: Int?,
         body: [UInt8],
-        now: Int64
+        now: Timestamp
     ) -> [(name: String, value: String)] {
         var headers = target.headers
         headers.append((name: "Content-Type", value: target.format.contentType))
@@ -23,9 +23,12 @@ public enum DeliveryHeaders {
         if let rule { headers.append((name: "X-Relay-Rule", value: rule)) }
         if !target.signingSecrets.isEmpty {
             let signer = WebhookSigner(secrets: target.signingSecrets)
-            headers.append((name: "webhook-timestamp", value: String(now)))
+            headers.append((name: "webhook-timestamp", value: String(now.secondsSince1970)))
             headers.append(
-                (name: "webhook-signature", value: signer.signature(id: deliveryID, timestamp: now, body: body))
+                (
+                    name: "webhook-signature",
+                    value: signer.signature(id: deliveryID, timestamp: now.secondsSince1970, body: body)
+                )
             )
         }
         return headers

@@ -1,21 +1,42 @@
 import Metrics
+import RelayLog
 import Synchronization
 
-/// Delivery metrics through swift-metrics; labels are bounded (target names come from the rules, outcomes are fixed).
+/// Delivery metrics through swift-metrics; labels are bounded (target names come from the rules, outcomes and reasons
+/// are enums). Names and labels: docs/operations.md, "Metrics".
 final class DeliveryMetrics: Sendable {
+    /// What one attempt led to: the `outcome` label of `relay_delivery_attempts_total`.
+    enum AttemptResult: String, Sendable {
+        case delivered
+        case retry
+        case deadLetter = "dead_letter"
+    }
+
+    /// A circuit breaker transition: the `transition` label of `relay_circuit_transitions_total`.
+    enum BreakerTransition: String, Sendable {
+        case opened
+        case closed
+    }
+
     let pending = Gauge(label: "relay_spool_pending_deliveries")
     let pendingBytes = Gauge(label: "relay_spool_pending_bytes")
+    let resendIdentities = Gauge(label: "relay_resend_identities")
     private let counters = Mutex<[String: Counter]>([:])
     private let timers = Mutex<[String: Timer]>([:])
 
-    /// Counts one attempt outcome: `delivered`, `retry` or `dead_letter`.
-    func outcome(target: String, _ outcome: String) {
-        counter("relay_delivery_attempts_total", target: target, "outcome", outcome).increment()
+    /// Counts one attempt outcome.
+    func outcome(target: String, _ outcome: AttemptResult) {
+        counter("relay_delivery_attempts_total", target: target, "outcome", outcome.rawValue).increment()
     }
 
-    /// Counts circuit breaker transitions: `opened`, `closed`.
-    func breaker(target: String, _ transition: String) {
-        counter("relay_circuit_transitions_total", target: target, "transition", transition).increment()
+    /// Counts one dead letter of a delivery, by reason.
+    func deadLetter(target: String, _ reason: DeadLetterReason) {
+        counter("relay_dead_letters_total", target: target, "reason", reason.rawValue).increment()
+    }
+
+    /// Counts circuit breaker transitions.
+    func breaker(target: String, _ transition: BreakerTransition) {
+        counter("relay_circuit_transitions_total", target: target, "transition", transition.rawValue).increment()
     }
 
     /// The counter `label{target, name=value}`, made once and kept.

@@ -1,3 +1,5 @@
+import RelayCore
+
 /// The `Retry-After` response header (RFC 9110 §10.2.3): delta-seconds or an HTTP-date.
 public enum RetryAfter {
     /// The wait a `Retry-After` value asks for.
@@ -5,9 +7,9 @@ public enum RetryAfter {
     ///   - value: the header value, e.g. `120` or `Wed, 21 Oct 2015 07:28:00 GMT`. All three HTTP-date forms are
     ///     read: IMF-fixdate, RFC 850 (`Wednesday, 21-Oct-15 07:28:00 GMT`) and asctime
     ///     (`Wed Oct 21 07:28:00 2015`).
-    ///   - now: the current time in seconds since 1970-01-01 UTC.
+    ///   - now: the current time (an HTTP-date is relative to it).
     /// - Returns: the wait (`.zero` for a date in the past), or `nil` if the value is neither form.
-    public static func parse(_ value: String, now: Double) -> Duration? {
+    public static func parse(_ value: String, now: Timestamp) -> Duration? {
         var bytes = Array(value.utf8)
         while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
         let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
@@ -24,8 +26,8 @@ public enum RetryAfter {
             return .seconds(seconds)
         }
         guard let date = httpDate(trimmed) else { return nil }
-        let delta = Double(date) - now
-        return delta > 0 ? .seconds(delta) : .zero
+        let delta = Timestamp(millisecondsSince1970: date * 1000) - now
+        return delta > .zero ? delta : .zero
     }
 
     /// Seconds since 1970-01-01 UTC of an HTTP-date, or `nil`.

@@ -1,6 +1,9 @@
+import RelayCore
+import RelayLog
+
 /// Decides, after each delivery attempt, whether a delivery is done, retried (and after how long) or dead-lettered.
 ///
-/// A pure function of its inputs (DESIGN §4): no I/O, no clock (the current time is passed in), randomness from the
+/// A pure function of its inputs (docs/delivery.md, "Retries and backoff"): no I/O, no clock (the current time is passed in), randomness from the
 /// caller's generator.
 /// - 2xx: ``DeliveryDecision/delivered``.
 /// - 408, 425, 429, 5xx and every ``TransportError`` except `invalidRequest`: retried, until
@@ -26,13 +29,13 @@ public struct RetryPolicy: Sendable, Equatable {
     /// - Parameters:
     ///   - outcome: the attempt's response or transport error.
     ///   - attempts: attempts made so far, this one included (1 after the first attempt).
-    ///   - now: the current time in seconds since 1970-01-01 UTC, used only for a `Retry-After` HTTP-date.
+    ///   - now: the current time, used only for a `Retry-After` HTTP-date.
     ///   - generator: source of the jitter.
     /// - Returns: delivered, retry after a wait, or dead-letter with a reason.
     public func decide(
         _ outcome: AttemptOutcome,
         attempts: Int,
-        now: Double,
+        now: Timestamp,
         using generator: inout some RandomNumberGenerator
     ) -> DeliveryDecision {
         var retryAfter: Duration?
@@ -40,7 +43,9 @@ public struct RetryPolicy: Sendable, Equatable {
         case .response(let response):
             if (200...299).contains(response.status) { return .delivered }
             guard Self.isRetryable(status: response.status) else { return .deadLetter(reason: .rejected) }
-            retryAfter = response.header("Retry-After").flatMap { RetryAfter.parse($0, now: now) }
+            retryAfter = response.header("Retry-After").flatMap {
+                RetryAfter.parse($0, now: now)
+            }
         case .transportError(let error):
             guard Self.isRetryable(error) else { return .deadLetter(reason: .rejected) }
         }

@@ -6,11 +6,11 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Base: String {
             case timeout
-            case connectionRefused
-            case couldNotResolveHost
-            case sendFailed
-            case receiveFailed
-            case invalidRequest
+            case connectionRefused = "connection_refused"
+            case couldNotResolveHost = "could_not_resolve_host"
+            case sendFailed = "send_failed"
+            case receiveFailed = "receive_failed"
+            case invalidRequest = "invalid_request"
             case shutdown
             case other
         }

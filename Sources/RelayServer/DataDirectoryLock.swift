@@ -1,4 +1,5 @@
 import Foundation
+import RelaySpool
 
 #if canImport(Glibc)
 import Glibc
@@ -11,16 +12,19 @@ import Glibc
 final class DataDirectoryLock: Sendable {
     private let descriptor: Int32
 
-    /// Takes the lock, writing this process's PID into the file.
-    /// - Throws: `RelayStartError(.dataDirectory)` when another process holds it, naming that process's PID.
+    /// Checks the directory (``DataDirectoryFiles/checkDirectory(_:)``), then takes the lock, writing this process's
+    /// PID into the file (created 0600; a symbolic link there is refused, never followed).
+    /// - Throws: `RelayStartError(.dataDirectory)` when the directory is refused, or another process holds the lock
+    ///   (naming that process's PID).
     init(directory: String) throws {
         let path = directory + "/relay.lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw RelayStartError(
-                code: .dataDirectory,
-                message: "cannot open \(path): \(String(cString: strerror(errno))); check --data-dir and permissions"
-            )
+        let fd: Int32
+        do {
+            // Refuses a directory others could plant links in, and a link at relay.lock (docs/security.md).
+            try DataDirectoryFiles.checkDirectory(directory)
+            fd = try DataDirectoryFiles.openOrCreate(path, flags: O_RDWR, what: "the lock file")
+        } catch {
+            throw RelayStartError(code: .dataDirectory, message: error.message)
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var buffer = [UInt8](repeating: 0, count: 32)

@@ -3,7 +3,7 @@ import Logging
 import Metrics
 import RelayCore
 import RelayDelivery
-import RelaySpool
+import RelayLog
 
 /// What the HTTP layer answers for one request body: status, JSON body and, for 503, a `Retry-After`.
 public struct IngressResponse: Sendable, Equatable {
@@ -31,32 +31,33 @@ public struct IngressResponse: Sendable, Equatable {
 
 /// Turns one request body into spooled deliveries and dead letters, and says what to answer.
 ///
-/// The answer is 2xx only once every delivery the body produced is committed to the spool (DESIGN §1): then the
-/// event reaches each matched target or the dead-letter file. Valid JSON that is not a routable event is
-/// dead-lettered with reason `undecodable` and answered 2xx ("no poison messages"); only non-JSON is refused (400).
+/// The answer is 2xx only once every delivery the body produced is committed to the delivery log
+/// (docs/architecture.md, "Guarantees"): then the event reaches each matched target or the dead letters. Valid JSON
+/// that is not a routable event is dead-lettered with reason `undecodable` and answered 2xx ("no poison messages");
+/// only non-JSON is refused (400). Resends are recognised by the log, in the same step that appends the deliveries.
 public final class Ingress: Sendable {
     private let rules: RuleSetStore
-    private let spool: Spool
-    private let deadLetters: DeadLetterFile
+    private let log: any DeliveryLog
     private let delivery: DeliveryService
     private let logger: Logger
-    private let now: @Sendable () -> Int64
+    private let now: @Sendable () -> Timestamp
     private let metrics = IngressMetrics()
-    private let recent = RecentEvents()
+
+    /// The most dead letters one request writes for its undecodable records; the rest go into one more line
+    /// (reason `undecodable_overflow`) that carries them together, so a body costs at most about its own size.
+    public static let maxUndecodableLettersPerRequest = 100
 
     /// - Parameters:
-    ///   - now: the wall clock in milliseconds since the epoch (injected for tests).
+    ///   - now: the wall clock (injected for tests).
     public init(
         rules: RuleSetStore,
-        spool: Spool,
-        deadLetters: DeadLetterFile,
+        log: any DeliveryLog,
         delivery: DeliveryService,
         logger: Logger,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
     ) {
         self.rules = rules
-        self.spool = spool
-        self.deadLetters = deadLetters
+        self.log = log
         self.delivery = delivery
         self.logger = logger
         self.now = now
@@ -77,9 +78,9 @@ public final class Ingress: Sendable {
             logger.info("Test event received, routed nowhere", metadata: ["event.name": "\(name)"])
             return IngressResponse(status: 200, body: Array(#"{"status":"test event","deliveries":0}"#.utf8))
         case .undecodable(let problem):
-            let letter = undecodableLetter(problem, body: body)
+            let letter = undecodableLetter(problem, payload: body)
             do {
-                try await deadLetters.append([letter])
+                try await log.deadLetter([letter])
             } catch {
                 metrics.requests(.unavailable)
                 logger.error("Cannot write the dead-letter file", metadata: ["error": "\(error)"])
@@ -100,34 +101,21 @@ public final class Ingress: Sendable {
     private func route(_ events: DecodedEvents, body: [UInt8]) async -> IngressResponse {
         let ruleSet = rules.current
         let createdAt = now()
-        var deliveries: [NewDelivery] = []
-        var letters: [DeadLetter] = []
-        var routed: [(record: EventRecord, targets: [String])] = []
-        var identities: Set<RecentEvents.Identity> = []
-        var duplicates = 0
+        var records: [RecordDeliveries] = []
+        var recordIndexes: [Int] = []
+        var undecodable: [(index: Int, problem: Undecodable)] = []
+        var decoded: [EventRecord] = []
+        var matchedTargets: [[String]] = []
         for result in events.records {
             switch result {
-            case .undecodable(_, let problem):
-                letters.append(undecodableLetter(problem, body: body))
+            case .undecodable(let index, let problem):
+                undecodable.append((index, problem))
             case .record(let record):
-                if let identity = RecentEvents.identity(of: record) {
-                    if recent.contains(identity, now: createdAt) || !identities.insert(identity).inserted {
-                        duplicates += 1
-                        metrics.records(.duplicate)
-                        logger.info(
-                            "Event resent by its sender, already spooled; not fanned out again",
-                            metadata: [
-                                "event.name": "\(record.eventName)",
-                                "event.bucket": "\(LogText.escaped(record.bucket))",
-                                "event.key": "\(LogText.escaped(record.key))",
-                            ]
-                        )
-                        continue
-                    }
-                }
                 let matches = ruleSet.matcher.match(record)
                 var names: [String] = []
                 names.reserveCapacity(matches.count)
+                var deliveries: [NewDelivery] = []
+                deliveries.reserveCapacity(matches.count)
                 for match in matches {
                     let target = ruleSet.targets[match.targetIndex]
                     let payload = PayloadBuilder.payload(
@@ -142,101 +130,121 @@ public final class Ingress: Sendable {
                             target: target.name,
                             rule: match.rule,
                             payload: payload,
-                            createdAt: createdAt,
-                            nextAttemptAt: createdAt
+                            createdAt: createdAt
                         )
                     )
                     names.append(target.name)
                 }
-                routed.append((record, names))
+                if !deliveries.isEmpty {
+                    recordIndexes.append(decoded.count)
+                    records.append(RecordDeliveries(identity: ResendIdentity.of(record), deliveries: deliveries))
+                }
+                decoded.append(record)
+                matchedTargets.append(names)
             }
         }
-        if !deliveries.isEmpty {
+        var duplicate = [Bool](repeating: false, count: decoded.count)
+        var deliveryCount = 0
+        if !records.isEmpty {
+            let outcomes: [AppendOutcome]
             do {
-                _ = try await spool.enqueue(deliveries)
-            } catch let error as SpoolError {
+                outcomes = try await log.append(records, at: createdAt)
+            } catch let error as DeliveryLogError {
                 metrics.requests(.unavailable)
-                logger.error("Spool refused the deliveries", metadata: ["error": "\(error)"])
+                logger.error("The delivery log refused the deliveries", metadata: ["error": "\(error)"])
                 let reason = error.code == .full ? "spool full" : "spool not writable"
                 return .error(503, reason, error.message, retryAfter: error.code == .full ? 10 : 5)
             } catch {
                 metrics.requests(.unavailable)
-                logger.error("Spool refused the deliveries", metadata: ["error": "\(error)"])
+                logger.error("The delivery log refused the deliveries", metadata: ["error": "\(error)"])
                 return .error(503, "spool not writable", "\(error)", retryAfter: 5)
             }
-            delivery.wake(targets: deliveries.map(\.target))
+            var woken: Set<String> = []
+            for (position, outcome) in zip(recordIndexes, outcomes) {
+                switch outcome {
+                case .duplicate:
+                    duplicate[position] = true
+                case .appended(let sequences):
+                    deliveryCount += sequences.count
+                    woken.formUnion(matchedTargets[position])
+                }
+            }
+            if !woken.isEmpty { delivery.wake(targets: woken) }
         }
-        // Only what is spooled counts as seen: a resend of a refused (503) event must go through.
-        recent.insert(Array(identities), now: createdAt)
+        let letters = undecodable.isEmpty ? [] : undecodableLetters(undecodable, events: events, body: body)
         if !letters.isEmpty {
             do {
-                try await deadLetters.append(letters)
+                try await log.deadLetter(letters)
             } catch {
-                // The deliveries are spooled already; a resend only duplicates them (at least once).
+                // The deliveries are in the log already; a resend is then recognised as such (at least once).
                 metrics.requests(.unavailable)
-                logger.error("Cannot write the dead-letter file", metadata: ["error": "\(error)"])
+                logger.error("Cannot write the dead letters", metadata: ["error": "\(error)"])
                 return .error(503, "dead-letter file not writable", "\(error)", retryAfter: 5)
             }
         }
-        for (record, targets) in routed {
-            if targets.isEmpty {
+        var duplicates = 0
+        var routedCount = 0
+        for (position, record) in decoded.enumerated() {
+            let metadata: Logger.Metadata = [
+                "event.name": "\(LogText.escaped(record.eventName))",
+                "event.bucket": "\(LogText.escaped(record.bucket))",
+                "event.key": "\(LogText.escaped(record.key))",
+            ]
+            if duplicate[position] {
+                duplicates += 1
+                metrics.records(.duplicate)
+                logger.info(
+                    "Event resent by its sender, already in the delivery log; not fanned out again",
+                    metadata: metadata
+                )
+            } else if matchedTargets[position].isEmpty {
+                routedCount += 1
                 metrics.records(.unmatched)
-                logger.info(
-                    "Event matched no rule",
-                    metadata: [
-                        "event.name": "\(record.eventName)", "event.bucket": "\(LogText.escaped(record.bucket))",
-                        "event.key": "\(LogText.escaped(record.key))",
-                    ]
-                )
+                logger.info("Event matched no rule", metadata: metadata)
             } else {
+                routedCount += 1
                 metrics.records(.routed)
-                logger.info(
-                    "Event spooled",
-                    metadata: [
-                        "event.name": "\(record.eventName)", "event.bucket": "\(LogText.escaped(record.bucket))",
-                        "event.key": "\(LogText.escaped(record.key))", "targets": "\(targets.joined(separator: ","))",
-                    ]
-                )
+                var metadata = metadata
+                metadata["targets"] = "\(matchedTargets[position].joined(separator: ","))"
+                logger.info("Event spooled", metadata: metadata)
             }
         }
-        for letter in letters {
+        for (_, problem) in undecodable {
             metrics.records(.undecodable)
             logger.warning(
                 "Dead-lettered a record that is not a routable S3 event",
-                metadata: [
-                    "dead_letter.field": "\(letter.field ?? "")", "dead_letter.detail": "\(letter.detail ?? "")",
-                ]
+                metadata: ["dead_letter.field": "\(problem.field)", "dead_letter.detail": "\(problem.reason)"]
             )
         }
         metrics.requests(.accepted)
-        if duplicates > 0 && routed.isEmpty && letters.isEmpty {
+        if duplicates > 0 && routedCount == 0 && undecodable.isEmpty {
             var out: [UInt8] = Array(#"{"status":"duplicate","records":"#.utf8)
             out.append(contentsOf: Array(String(duplicates).utf8))
             out.append(contentsOf: Array(#","deliveries":0}"#.utf8))
             return IngressResponse(status: 200, body: out)
         }
-        if routed.isEmpty, let first = letters.first {
+        if decoded.isEmpty, let first = undecodable.first {
             // Nothing in the body was routable: say so like for a whole undecodable body.
-            return undecodableResponse(Undecodable(field: first.field ?? "$", reason: first.detail ?? ""))
+            return undecodableResponse(first.problem)
         }
         var out: [UInt8] = Array(#"{"status":"accepted","records":"#.utf8)
         out.append(contentsOf: Array(String(events.records.count).utf8))
         out.append(contentsOf: Array(#","deliveries":"#.utf8))
-        out.append(contentsOf: Array(String(deliveries.count).utf8))
+        out.append(contentsOf: Array(String(deliveryCount).utf8))
         out.append(contentsOf: Array(#","deadLettered":"#.utf8))
-        out.append(contentsOf: Array(String(letters.count).utf8))
+        out.append(contentsOf: Array(String(undecodable.count).utf8))
         if duplicates > 0 {
             out.append(contentsOf: Array(#","duplicates":"#.utf8))
             out.append(contentsOf: Array(String(duplicates).utf8))
         }
-        if !letters.isEmpty {
+        if !undecodable.isEmpty {
             out.append(contentsOf: Array(#","undecodable":["#.utf8))
-            for (index, letter) in letters.enumerated() {
+            for (index, item) in undecodable.prefix(Self.maxUndecodableLettersPerRequest).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 out.append(contentsOf: Array(#"{"field":"#.utf8))
-                JSONWriter.appendString(letter.field ?? "", to: &out)
+                JSONWriter.appendString(item.problem.field, to: &out)
                 out.append(contentsOf: Array(#","detail":"#.utf8))
-                JSONWriter.appendString(letter.detail ?? "", to: &out)
+                JSONWriter.appendString(item.problem.reason, to: &out)
                 out.append(UInt8(ascii: "}"))
             }
             out.append(UInt8(ascii: "]"))
@@ -245,13 +253,62 @@ public final class Ingress: Sendable {
         return IngressResponse(status: 200, body: out)
     }
 
-    private func undecodableLetter(_ problem: Undecodable, body: [UInt8]) -> DeadLetter {
+    /// The dead letters of a body's undecodable records: each carries the record's own bytes, at most
+    /// ``maxUndecodableLettersPerRequest`` of them; the rest go together into one `undecodable_overflow` line, so
+    /// that the letters of one request hold each byte of the body at most once.
+    private func undecodableLetters(
+        _ undecodable: [(index: Int, problem: Undecodable)],
+        events: DecodedEvents,
+        body: [UInt8]
+    ) -> [DeadLetter] {
+        // Parsed again only on this path (the body is valid JSON: the decoder parsed it), once per request.
+        let elements: [JSONValue]?
+        if events.envelope == .bareRecord {
+            elements = nil
+        } else {
+            elements = (try? JSONParser.parse(body))?["Records"]?.arrayValue
+        }
+        func bytes(of index: Int) -> ArraySlice<UInt8> {
+            guard let elements else { return body[...] }
+            guard index >= 0, index < elements.count else { return [] }
+            return body[elements[index].range]
+        }
+        let cap = Self.maxUndecodableLettersPerRequest
+        var letters: [DeadLetter] = []
+        letters.reserveCapacity(min(undecodable.count, cap + 1))
+        for item in undecodable.prefix(cap) {
+            letters.append(undecodableLetter(item.problem, payload: bytes(of: item.index)))
+        }
+        if undecodable.count > cap {
+            let rest = undecodable[cap...]
+            var payload: [UInt8] = [UInt8(ascii: "[")]
+            for (position, item) in rest.enumerated() {
+                if position > 0 { payload.append(UInt8(ascii: ",")) }
+                payload.append(contentsOf: bytes(of: item.index))
+            }
+            payload.append(UInt8(ascii: "]"))
+            let first = rest[rest.startIndex].problem
+            letters.append(
+                DeadLetter(
+                    time: now().iso8601,
+                    reason: .undecodableOverflow,
+                    field: first.field,
+                    detail: "\(rest.count) more undecodable records in this request (beyond \(cap)); the payload "
+                        + "holds them as a JSON array; the first: \(first.reason)",
+                    payload: String(decoding: payload, as: UTF8.self)
+                )
+            )
+        }
+        return letters
+    }
+
+    private func undecodableLetter(_ problem: Undecodable, payload: some Collection<UInt8>) -> DeadLetter {
         DeadLetter(
-            time: DeadLetter.timestamp(millisecondsSince1970: now()),
-            reason: "undecodable",
+            time: now().iso8601,
+            reason: .undecodable,
             field: problem.field,
             detail: problem.reason,
-            payload: String(decoding: body, as: UTF8.self)
+            payload: String(decoding: payload, as: UTF8.self)
         )
     }
 

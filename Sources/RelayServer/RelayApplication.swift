@@ -5,6 +5,7 @@ import NIOCore
 import Prometheus
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelaySpool
 import ServiceLifecycle
 import Synchronization
@@ -25,15 +26,22 @@ public struct RelayStartError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The relay: rules, spool, dead-letter file, delivery service and HTTP server, wired together.
+/// The relay: rules, delivery log, delivery service and HTTP server, wired together (docs/architecture.md).
 ///
-/// Shape of a run: `Relay(configuration:logger:)` loads the rules and opens the spool (throwing `RelayStartError`),
-/// then `run()` serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`.
+/// Shape of a run: `Relay(configuration:logger:)` loads the rules and opens the delivery log (throwing
+/// `RelayStartError`), then `run()` serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`. Every long-running
+/// part is a `Service` of one `ServiceGroup`, started in the order delivery log, curl client, delivery service, body
+/// deadlines, rule reloader, HTTP server, and stopped in the reverse order: the server stops accepting first, the log
+/// closes its files last.
 public final class Relay: Sendable {
     public let configuration: RelayConfiguration
     public let rules: RuleSetStore
-    public let spool: Spool
-    public let deadLetters: DeadLetterFile
+    /// The delivery log: the SQLite spool and the dead-letter file of `--data-dir`.
+    public let log: SQLiteDeliveryLog
+    /// The spool of ``log``.
+    public var spool: Spool { log.spool }
+    /// The dead-letter file of ``log``.
+    public var deadLetters: DeadLetterFile { log.deadLetters }
     public let delivery: DeliveryService
     public let ingress: Ingress
     let bodyDeadlines: BodyDeadlines
@@ -74,12 +82,12 @@ public final class Relay: Sendable {
             var spoolConfiguration = SpoolConfiguration()
             spoolConfiguration.maxPendingCount = configuration.spoolMaxCount
             spoolConfiguration.maxPendingBytes = configuration.spoolMaxBytes
-            self.spool = try Spool(
+            spoolConfiguration.resendWindow = configuration.resendWindow
+            self.log = try SQLiteDeliveryLog(
                 directory: configuration.dataDirectory,
                 configuration: spoolConfiguration,
                 logger: logger
             )
-            self.deadLetters = try DeadLetterFile(path: configuration.dataDirectory + "/dead-letter.jsonl")
         } catch let error as RelayStartError {
             throw error
         } catch {
@@ -96,20 +104,14 @@ public final class Relay: Sendable {
         let rules = self.rules
         self.delivery = DeliveryService(
             client: client,
-            spool: spool,
-            deadLetters: deadLetters,
+            log: log,
             targets: { name in rules.current.target(named: name) },
             targetNames: { rules.current.targets.map(\.name) },
-            logger: logger
+            logger: logger,
+            breaker: configuration.circuitBreaker
         )
         self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
-        self.ingress = Ingress(
-            rules: rules,
-            spool: spool,
-            deadLetters: deadLetters,
-            delivery: delivery,
-            logger: logger
-        )
+        self.ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger)
     }
 
     /// Serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`, then stops gracefully: the server stops accepting,
@@ -137,6 +139,8 @@ public final class Relay: Sendable {
         )
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
+                .init(service: log),
+                .init(service: CurlClientService(client: client)),
                 .init(service: delivery),
                 .init(service: bodyDeadlines),
                 .init(service: RulesReloader(rules: rules, environment: configuration.environment, logger: logger)),
@@ -149,7 +153,6 @@ public final class Relay: Sendable {
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
         let group = ServiceGroup(configuration: groupConfiguration)
         serviceGroup.withLock { $0 = group }
-        defer { client.shutdown() }
         try await group.run()
     }
 

@@ -1,3 +1,6 @@
+import RelayDelivery
+import RelayLog
+
 /// Settings of `bucket-relay serve` (DESIGN §5). Each has a flag and an environment twin `RELAY_<FLAG>`; a flag
 /// beats its twin.
 public struct RelayConfiguration: Sendable {
@@ -12,16 +15,29 @@ public struct RelayConfiguration: Sendable {
     /// `--auth-token` / `RELAY_AUTH_TOKEN`: when set, requests need `Authorization: Bearer TOKEN` (MinIO's
     /// `auth_token` arrives that way). Default none.
     public var authToken: String?
+    /// `--metrics-auth` / `RELAY_METRICS_AUTH`: when true (and a token is set), `GET /metrics` needs the token too.
+    /// Default false: `/metrics` is open, like `/healthz` and `/readyz`.
+    public var metricsRequireToken: Bool = false
     /// `--max-body` / `RELAY_MAX_BODY`: the largest request body accepted, in bytes; larger gets 413. Default 1 MiB.
     public var maxBodyBytes: Int = 1 << 20
     /// `--spool-max` / `RELAY_SPOOL_MAX`: pending deliveries allowed in the spool, as a count. Beyond it: 503.
     public var spoolMaxCount: Int?
     /// `--spool-max` with a byte unit (e.g. `2GiB`): pending payload bytes allowed in the spool. Beyond it: 503.
     public var spoolMaxBytes: Int64?
+    /// How long and how many resend identities the delivery log keeps (docs/delivery.md, "Resends"). Default 10
+    /// minutes, 100,000.
+    public var resendWindow = ResendWindow()
+    /// The per-target circuit breaker: threshold and probe intervals (docs/delivery.md, "Circuit breaker").
+    public var circuitBreaker = CircuitBreaker.Configuration()
     /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// Request-body bytes held in memory at once across all connections; beyond it new requests get 503.
     public var maxBufferedBodyBytes: Int = 64 << 20
+    /// Request-body bytes the requests of one client (one remote address) may hold at once; beyond it that client's
+    /// requests get 503 while others are still read. At least `maxBodyBytes` is allowed.
+    public var maxBufferedBodyBytesPerClient: Int = 16 << 20
+    /// The longest a request body may go without a new byte before the request is answered 408.
+    public var bodyStallTimeout: Duration = .seconds(5)
     /// How long a request body may take to arrive before the request is answered 408.
     public var bodyReadTimeout: Duration = .seconds(30)
     /// Seconds a client connection may stay without any traffic before it is closed.

@@ -6,55 +6,60 @@ import Prometheus
 import RelayDelivery
 import RelaySpool
 
-/// The HTTP interface of DESIGN §5.
+/// The HTTP interface (docs/interface.md).
 enum RelayRoutes {
-    static func router(relay: Relay) -> Router<BasicRequestContext> {
-        let router = Router()
+    static func router(relay: Relay) -> Router<RelayRequestContext> {
+        let router = Router(context: RelayRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         let ingress = relay.ingress
-        let maxBody = relay.configuration.maxBodyBytes
-        let expectedToken = relay.configuration.authToken
-        let budget = BodyBudget(limit: max(relay.configuration.maxBufferedBodyBytes, maxBody))
+        let configuration = relay.configuration
+        let maxBody = configuration.maxBodyBytes
+        let expectedToken = configuration.authToken
+        let budget = BodyBudget(
+            limit: max(configuration.maxBufferedBodyBytes, maxBody),
+            perClientLimit: max(configuration.maxBufferedBodyBytesPerClient, maxBody)
+        )
         let deadlines = relay.bodyDeadlines
+        let stallTimeout = configuration.bodyStallTimeout
 
-        let receive: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
-            if let expectedToken {
-                guard let given = request.headers[.authorization], bearerMatches(given, expectedToken)
-                else {
-                    return respond(
-                        .error(401, "unauthorized", "send Authorization: Bearer TOKEN (the relay's --auth-token)")
-                    )
-                }
+        let receive: @Sendable (Request, RelayRequestContext) async throws -> Response = { request, context in
+            if let expectedToken, !authorized(request, expectedToken) {
+                return unauthorized()
             }
             let length = request.headers[.contentLength].flatMap { Int($0) }
             if let length, length > maxBody {
                 return respond(tooLarge(maxBody))
             }
-            let reserved = length ?? maxBody
-            guard budget.reserve(reserved) else {
-                return respond(
+            // Bytes are reserved as they arrive (docs/security.md): a request holds only what it has sent.
+            let reservation = BodyBudget.Reservation(client: context.clientAddress)
+            defer { budget.release(reservation) }
+            let buffer: ByteBuffer
+            do {
+                buffer = try await deadlines.collect(
+                    request,
+                    upTo: maxBody,
+                    budget: budget,
+                    reservation: reservation,
+                    stallTimeout: stallTimeout
+                )
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                return closing(tooLarge(maxBody), context.channel)
+            } catch is BodyDeadlines.Busy {
+                return closing(
                     .error(
                         503,
                         "busy",
                         "too many request bodies are being received at once; retry shortly",
                         retryAfter: 1
-                    )
+                    ),
+                    context.channel
                 )
-            }
-            defer { budget.release(reserved) }
-            let buffer: ByteBuffer
-            do {
-                buffer = try await deadlines.collect(request, upTo: maxBody)
-            } catch let error as HTTPError where error.status == .contentTooLarge {
-                return respond(tooLarge(maxBody))
-            } catch is BodyDeadlines.Timeout {
-                return respond(
-                    .error(
-                        408,
-                        "request timeout",
-                        "the body did not arrive within \(deadlines.timeout); send it at once"
-                    )
-                )
+            } catch let timeout as BodyDeadlines.Timeout {
+                let detail =
+                    timeout.stalled
+                    ? "no byte of the body arrived for \(stallTimeout); send it at once"
+                    : "the body did not arrive within \(deadlines.timeout); send it at once"
+                return closing(.error(408, "request timeout", detail), context.channel)
             }
 
             let body = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
@@ -62,7 +67,7 @@ enum RelayRoutes {
         }
         router.post("/minio-event", use: receive)
         router.post("/", use: receive)
-        // Older MinIO releases check liveness with HEAD (DESIGN §1).
+        // Older MinIO releases check liveness with HEAD.
         router.head("/minio-event") { _, _ in Response(status: .ok) }
         router.head("/") { _, _ in Response(status: .ok) }
         router.get("/healthz") { _, _ in
@@ -86,7 +91,11 @@ enum RelayRoutes {
             return respond(.error(503, "not ready", "the spool is not writable", retryAfter: 5))
         }
         if let registry = relay.prometheus {
-            router.get("/metrics") { _, _ in
+            let metricsToken = configuration.metricsRequireToken ? expectedToken : nil
+            router.get("/metrics") { request, _ in
+                if let metricsToken, !authorized(request, metricsToken) {
+                    return unauthorized()
+                }
                 relay.delivery.updateGauges()
                 var out: [UInt8] = []
                 registry.emit(into: &out)
@@ -127,6 +136,30 @@ enum RelayRoutes {
             headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: response.body))
         )
+    }
+
+    /// True when the request carries `Authorization: Bearer TOKEN` with the expected token.
+    static func authorized(_ request: Request, _ token: String) -> Bool {
+        guard let given = request.headers[.authorization] else { return false }
+        return bearerMatches(given, token)
+    }
+
+    static func unauthorized() -> Response {
+        respond(.error(401, "unauthorized", "send Authorization: Bearer TOKEN (the relay's --auth-token)"))
+    }
+
+    /// `response` with `Connection: close`, the connection closed once it is written: after a body that was cut
+    /// short the rest of it may still be on its way, and reading it would keep a slow sender's connection.
+    static func closing(_ response: IngressResponse, _ channel: any Channel) -> Response {
+        var result = respond(response)
+        result.headers[.connection] = "close"
+        let buffer = ByteBuffer(bytes: response.body)
+        result.body = ResponseBody(contentLength: buffer.readableBytes) { writer in
+            try await writer.write(buffer)
+            try await writer.finish(nil)
+            channel.close(promise: nil)
+        }
+        return result
     }
 
     /// True when `header` is `Bearer TOKEN` (the scheme is case-insensitive, RFC 9110 §11.1) with the expected token.

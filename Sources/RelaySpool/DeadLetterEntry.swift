@@ -1,3 +1,5 @@
+import RelayLog
+
 /// One line read back from the dead-letter file.
 public struct DeadLetterEntry: Sendable, Equatable {
     /// The line number in the file, from 1.

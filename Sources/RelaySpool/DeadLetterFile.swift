@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import RelayLog
 import Synchronization
 
 #if canImport(Glibc)
@@ -30,21 +31,14 @@ public final class DeadLetterFile: Sendable {
     private let descriptor: Mutex<Int32>
     private let queue: DispatchQueue
 
-    /// Opens `path` for appending, creating it (mode 0644) and its parent directories if missing.
+    /// Opens `path` for appending, creating it (mode 0600) and its parent directories (0700) if missing; a symbolic
+    /// link at `path` is refused (``DataDirectoryFiles``).
     ///
     /// - Throws: ``SpoolError`` `.io` (or `.diskFull`) if the file cannot be created or opened.
     public init(path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw SpoolError(
-                    code: .io,
-                    message: "cannot create the directory of the dead-letter file \(path): \(error); check "
-                        + "--data-dir and permissions"
-                )
-            }
+            try DataDirectoryFiles.createDirectory(directory)
         }
         let fd = try FileIO.openForAppend(path)
         FileIO.syncDirectory(of: path)
@@ -174,7 +168,7 @@ public final class DeadLetterFile: Sendable {
     /// appended by a running relay after the caller read the file, and lines that are not valid dead letters.
     ///
     /// Under an exclusive lock on the file: re-reads it, drops one occurrence of each line given (compared with
-    /// ``DeadLetterEntry/rawLine``), writes the rest to `<path>.tmp`, fsyncs it, renames it over `path`, fsyncs the
+    /// ``DeadLetterEntry/rawLine``), writes the rest to a new temporary file, fsyncs it, renames it over `path`, fsyncs the
     /// directory. Nothing is written when no line matches. Empty lines are dropped.
     ///
     /// - Parameters:
@@ -242,23 +236,12 @@ private enum FileIO {
     static let newline = UInt8(ascii: "\n")
 
     static func openForAppend(_ path: String) throws(SpoolError) -> Int32 {
-        while true {
-            let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            if fd >= 0 { return fd }
-            if errno == EINTR { continue }
-            throw error(errno, "cannot open the dead-letter file \(path)")
-        }
+        try DataDirectoryFiles.openOrCreate(path, flags: O_RDWR | O_APPEND, what: "the dead-letter file")
     }
 
     /// Opens an existing file; `nil` if it does not exist.
     static func openExisting(_ path: String, flags: Int32) throws(SpoolError) -> Int32? {
-        while true {
-            let fd = open(path, flags | O_CLOEXEC)
-            if fd >= 0 { return fd }
-            if errno == EINTR { continue }
-            if errno == ENOENT { return nil }
-            throw error(errno, "cannot open the dead-letter file \(path)")
-        }
+        try DataDirectoryFiles.openExisting(path, flags: flags, what: "the dead-letter file")
     }
 
     /// Takes the lock on `fd`, then makes sure `fd` still designates the file at `path`; if `path` was replaced
@@ -288,7 +271,7 @@ private enum FileIO {
             }
             var opened = stat()
             var current = stat()
-            if fstat(fd, &opened) == 0, stat(path, &current) == 0, opened.st_dev == current.st_dev,
+            if fstat(fd, &opened) == 0, lstat(path, &current) == 0, opened.st_dev == current.st_dev,
                 opened.st_ino == current.st_ino
             {
                 return
@@ -378,16 +361,14 @@ private enum FileIO {
         return result
     }
 
-    /// Writes `bytes` to `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory.
+    /// Writes `bytes` to a new temporary file beside `path` (created exclusively, 0600, unpredictable name), fsyncs
+    /// it, renames it over `path` and fsyncs the directory.
     static func replace(path: String, with bytes: [UInt8], mode: mode_t) throws(SpoolError) {
-        let temporary = path + ".tmp"
-        var fd: Int32 = -1
-        while fd < 0 {
-            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-            if fd < 0 && errno != EINTR { throw error(errno, "cannot create \(temporary)") }
-        }
+        let created = try DataDirectoryFiles.createTemporary(beside: path)
+        var fd = created.descriptor
+        let temporary = created.path
         do throws(SpoolError) {
-            _ = fchmod(fd, mode)
+            _ = fchmod(fd, mode & DataDirectoryFiles.fileMode)
             try writeAll(fd, bytes, path: temporary)
             try sync(fd, path: temporary)
             FileIO.release(fd)

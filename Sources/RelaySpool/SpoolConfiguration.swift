@@ -1,3 +1,5 @@
+import RelayLog
+
 /// Limits of the spool.
 public struct SpoolConfiguration: Sendable {
     /// The most pending deliveries the spool holds; an enqueue that would exceed it throws ``SpoolError/Code/full``.
@@ -12,10 +14,19 @@ public struct SpoolConfiguration: Sendable {
     /// for the next transaction. Values below 1 count as 1. Default: 512.
     public var maxBatch: Int
 
+    /// How long and how many resend identities are kept. Default: 10 minutes, 100,000.
+    public var resendWindow: ResendWindow
+
     /// Creates a configuration; every limit defaults to the documented value.
-    public init(maxPendingCount: Int? = nil, maxPendingBytes: Int64? = nil, maxBatch: Int = 512) {
+    public init(
+        maxPendingCount: Int? = nil,
+        maxPendingBytes: Int64? = nil,
+        maxBatch: Int = 512,
+        resendWindow: ResendWindow = .init()
+    ) {
         self.maxPendingCount = maxPendingCount
         self.maxPendingBytes = maxPendingBytes
         self.maxBatch = maxBatch
+        self.resendWindow = resendWindow
     }
 }

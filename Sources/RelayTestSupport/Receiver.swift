@@ -20,6 +20,19 @@ public struct Receiver: Sendable {
     /// The port the server listens on (chosen by the system).
     public let port: Int
     let log: RequestLog
+    let group: ServiceGroup
+
+    /// Stops the server before `body` ends: from then on nothing listens on ``port`` (connections are refused).
+    public func stopListening() async throws {
+        await group.triggerGracefulShutdown()
+        // Wait until the port really refuses connections.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if (try? await TestHTTP.get(url(path: "/"))) == nil { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ReceiverError("the receiver on port \(port) still answers after stopListening()")
+    }
 
     /// `http://127.0.0.1:<port><path>`; `path` should start with `/`.
     public func url(path: String = "/") -> String {
@@ -55,15 +68,17 @@ public struct Receiver: Sendable {
         }
     }
 
-    /// Starts a receiver on 127.0.0.1 (port chosen by the system), runs `body`, then shuts the server down
+    /// Starts a receiver on 127.0.0.1 (port chosen by the system, or `port`), runs `body`, then shuts the server down
     /// gracefully (answers still delayed are cut short).
     /// - Parameters:
+    ///   - port: the port to listen on; 0 (the default) lets the system choose.
     ///   - responder: the answer to each request; default 200 with no body.
     ///   - body: the test, given the running receiver.
     /// - Returns: what `body` returns.
     /// - Throws: ``ReceiverError`` if the server cannot start; any error `body` throws.
     public static func withReceiver<T>(
         isolation: isolated (any Actor)? = #isolation,
+        port: Int = 0,
         responder: @escaping Responder = { _, _ in .ok },
         _ body: (Receiver) async throws -> T
     ) async throws -> T {
@@ -74,7 +89,7 @@ public struct Receiver: Sendable {
             responder: CallbackResponder<ReceiverContext> { request, context in
                 try await respond(to: request, context: context, log: log, responder: responder)
             },
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
                 portContinuation.finish()
@@ -94,7 +109,7 @@ public struct Receiver: Sendable {
                 try await tasks.waitForAll()
                 throw ReceiverError("the test receiver did not start listening on 127.0.0.1")
             }
-            let receiver = Receiver(port: port, log: log)
+            let receiver = Receiver(port: port, log: log, group: group)
             do {
                 let result = try await body(receiver)
                 log.stop()

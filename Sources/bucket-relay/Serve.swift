@@ -17,7 +17,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive bucket events over HTTP and deliver them to the targets the rules select.",
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
-            RELAY_AUTH_TOKEN, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
+            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -32,6 +32,15 @@ struct Serve: AsyncParsableCommand {
     var dataDir: String?
     @Option(help: "Require Authorization: Bearer TOKEN (RELAY_AUTH_TOKEN). Default none.")
     var authToken: String?
+    @Option(
+        help: ArgumentHelp(
+            "Read the token from FILE, so that it is not in the command line (RELAY_AUTH_TOKEN_FILE). Default none.",
+            valueName: "file"
+        )
+    )
+    var authTokenFile: String?
+    @Flag(help: "Require the token on GET /metrics too (RELAY_METRICS_AUTH=true). Default off.")
+    var metricsAuth = false
     @Option(help: "Largest request body, e.g. 1MiB or 1048576 (RELAY_MAX_BODY). Default 1MiB.")
     var maxBody: String?
     @Option(help: "Spool cap: a count (100000) or bytes (2GiB) of pending deliveries (RELAY_SPOOL_MAX). Default none.")
@@ -59,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
-                format == "json" ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+                format == "json" ? JSONLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
@@ -67,6 +76,13 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "bucket-relay")
 
+        // The data directory is created 0700 and checked before anything opens a file in it (docs/security.md).
+        do {
+            try DataDirectoryFiles.prepare(configuration.dataDirectory)
+        } catch {
+            printError("bucket-relay: \(error.message)")
+            throw ExitCode(1)
+        }
         let relay: Relay
         do {
             relay = try Relay(configuration: configuration, logger: logger, prometheus: registry)
@@ -96,6 +112,15 @@ struct Serve: AsyncParsableCommand {
                 "spool.pending": "\(relay.spool.pendingCount)",
             ]
         )
+        if configuration.authToken == nil && !Self.isLoopback(configuration.host) {
+            logger.warning(
+                "Listening beyond loopback without a token: anyone who can reach the port can post events",
+                metadata: [
+                    "server.host": "\(configuration.host)",
+                    "fix": "set --auth-token-file (or --auth-token), or --host 127.0.0.1",
+                ]
+            )
+        }
         raiseOpenFileLimit(logger: logger)
         do {
             try await relay.run()
@@ -106,6 +131,39 @@ struct Serve: AsyncParsableCommand {
             )
             throw ExitCode(1)
         }
+    }
+
+    /// The token from `--auth-token`, `--auth-token-file` or their twins (a flag beats its twin; the two kinds are
+    /// exclusive). A file's trailing newline (`\n` or `\r\n`) is dropped; a missing, unreadable or empty file is an
+    /// error.
+    private func resolveToken() throws -> String? {
+        if authToken != nil && authTokenFile != nil {
+            throw ValidationError("--auth-token and --auth-token-file are exclusive; give one")
+        }
+        let inline = authTokenFile == nil ? ProcessEnvironment.twin(authToken, "AUTH_TOKEN") : nil
+        let file = authToken == nil ? ProcessEnvironment.twin(authTokenFile, "AUTH_TOKEN_FILE") : nil
+        if inline != nil && file != nil {
+            throw ValidationError("RELAY_AUTH_TOKEN and RELAY_AUTH_TOKEN_FILE are exclusive; set one")
+        }
+        guard let file else { return inline }
+        let name = authTokenFile != nil ? "--auth-token-file" : "RELAY_AUTH_TOKEN_FILE"
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("\(name): cannot read \(file); it must exist and be readable by this user")
+        }
+        var token = String(decoding: data, as: UTF8.self)
+        while let last = token.last, last.isNewline { token.removeLast() }
+        guard !token.isEmpty else {
+            throw ValidationError("\(name): \(file) is empty; write the token in it (one line)")
+        }
+        guard !token.contains(where: { $0.isNewline }) else {
+            throw ValidationError("\(name): \(file) holds more than one line; write the token alone in it")
+        }
+        return token
+    }
+
+    /// True for addresses that only this machine can reach.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     /// Lifts the soft limit on open files to the hard limit: each client connection and each target connection is a
@@ -137,7 +195,22 @@ struct Serve: AsyncParsableCommand {
         }
         if let rules = ProcessEnvironment.twin(rules, "RULES") { configuration.rulesPath = rules }
         if let dataDir = ProcessEnvironment.twin(dataDir, "DATA_DIR") { configuration.dataDirectory = dataDir }
-        configuration.authToken = ProcessEnvironment.twin(authToken, "AUTH_TOKEN")
+        configuration.authToken = try resolveToken()
+        if metricsAuth {
+            configuration.metricsRequireToken = true
+        } else if let text = ProcessEnvironment.twin(nil, "METRICS_AUTH") {
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": configuration.metricsRequireToken = true
+            case "0", "false", "no", "off": configuration.metricsRequireToken = false
+            default: throw ValidationError("RELAY_METRICS_AUTH: \"\(text)\" is not true or false")
+            }
+        }
+        if configuration.metricsRequireToken && configuration.authToken == nil {
+            throw ValidationError(
+                "\(metricsAuth ? "--metrics-auth" : "RELAY_METRICS_AUTH") needs a token: set --auth-token-file "
+                    + "or --auth-token"
+            )
+        }
         if let text = ProcessEnvironment.twin(maxBody, "MAX_BODY") {
             let name = maxBody != nil ? "--max-body" : "RELAY_MAX_BODY"
             do {

@@ -1,3 +1,4 @@
+import Foundation
 import RelayCore
 import Testing
 
@@ -78,6 +79,37 @@ struct PayloadBuilderTests {
         let parsed = try JSONParser.parse(built[0].1)
         #expect(parsed["Key"]?.stringValue == "b/q\"uote\\back\nline\u{2028}sep")
         #expect(String(decoding: built[0].1, as: UTF8.self).contains(#""Key":"b/q\"uote\\back\nline\u2028sep""#))
+    }
+
+    @Test(arguments: EventDecoderDuplicateMemberTests.disagreeingEnvelopes)
+    func minioEnvelopeThatDisagreesWithItsRecordIsRebuiltFromTheRecord(envelope: String) throws {
+        let body = bytes(envelope.replacingOccurrences(of: "RECORD", with: EventDecoderDuplicateMemberTests.record))
+        let built = try payloads(.minio, body)
+        try #require(built.count == 1)
+        let (record, payload) = built[0]
+        #expect(payload != body)
+        #expect(payload == PayloadBuilder.minioEnvelope(body: body, record: record))
+        let parsed = try JSONParser.parse(payload)
+        #expect(parsed["EventName"]?.stringValue == "s3:ObjectCreated:Put")
+        #expect(parsed["Key"]?.stringValue == "photos/a b.jpg")
+        let inner = try #require(parsed["Records"]?.arrayValue?.first)
+        #expect(Array(payload[inner.range]) == Array(body[record.recordRange]))
+        // What the receiver gets is an envelope that agrees with its record: forwarded as is from then on.
+        #expect(try DecoderFixture.events(payload).envelopeMatchesRecord)
+    }
+
+    @Test func envelopeKeyNamingAnotherObjectNeverReachesTheReceiver() throws {
+        // Routing matched the record's key; the receiver must read that key, not the envelope's.
+        let body = bytes(
+            #"{"EventName":"s3:ObjectCreated:Put","Key":"photos/fail/ok.jpg","Records":[{"eventSource":"minio:s3","#
+                + #""eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"photos"},"#
+                + #""object":{"key":"private%2Fsecret.jpg"}}}]}"#
+        )
+        let built = try payloads(.minio, body)
+        try #require(built.count == 1)
+        let payload = String(decoding: built[0].1, as: UTF8.self)
+        #expect(!payload.contains("fail/ok.jpg"))
+        #expect(try JSONParser.parse(built[0].1)["Key"]?.stringValue == "photos/private/secret.jpg")
     }
 
     // MARK: records

@@ -52,7 +52,8 @@ import Testing
         #expect(thumbnailer.timeout == .seconds(5))
         #expect(thumbnailer.maxInFlight == 16)
         #expect(
-            thumbnailer.retry == TargetRetry(attempts: 8, initialBackoff: .milliseconds(200), maxBackoff: .seconds(30))
+            thumbnailer.retry
+                == RetryConfiguration(attempts: 8, initialBackoff: .milliseconds(200), maxBackoff: .seconds(30))
         )
         #expect(thumbnailer.signingSecrets == ["whsec_c2VjcmV0"])
         #expect(thumbnailer.file == "rules/a.json")
@@ -63,7 +64,7 @@ import Testing
         #expect(audit.format == .cloudevents)
         #expect(audit.timeout == .seconds(10))
         #expect(audit.maxInFlight == 16)
-        #expect(audit.retry == TargetRetry(attempts: 10, initialBackoff: .seconds(1), maxBackoff: .seconds(300)))
+        #expect(audit.retry == RetryConfiguration(attempts: 10, initialBackoff: .seconds(1), maxBackoff: .seconds(300)))
         #expect(audit.signingSecrets == ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "old-raw-secret"])
 
         #expect(ruleSet.rules.map(\.name) == ["new-images", "audit-deletes"])

@@ -1,12 +1,15 @@
+import RelayCore
 import RelayDelivery
+import RelayLog
+import RelayTestSupport
 import Testing
 
 /// The circuit breaker, transition by transition.
 struct CircuitBreakerTests {
     static let configuration = CircuitBreaker.Configuration(
         failureThreshold: 3,
-        initialProbeInterval: 1_000,
-        maxProbeInterval: 4_000
+        initialProbeInterval: .milliseconds(1_000),
+        maxProbeInterval: .milliseconds(4_000)
     )
 
     @Test func staysClosedBelowTheThreshold() {

@@ -1,4 +1,6 @@
+import RelayCore
 import RelayDelivery
+import RelayLog
 import RelayTestSupport
 import Testing
 

@@ -1,4 +1,7 @@
+import RelayCore
 import RelayDelivery
+import RelayLog
+import RelayTestSupport
 import Testing
 
 @Suite struct RetryPolicyTests {
@@ -35,7 +38,7 @@ import Testing
         case .delivered: .delivered
         case .retry: .retried
         case .deadLetter(.rejected): .rejected
-        case .deadLetter(.exhausted): nil
+        case .deadLetter: nil
         }
     }
 
@@ -43,7 +46,7 @@ import Testing
         _ outcome: AttemptOutcome,
         attempts: Int = 1,
         configuration: RetryConfiguration = .init(),
-        now: Double = 1_700_000_000,
+        now: Timestamp = 1_700_000_000_000,
         seed: UInt64 = 42
     ) -> DeliveryDecision {
         var generator = SeededGenerator(seed: seed)
@@ -180,7 +183,7 @@ import Testing
         let decision = decide(
             response(503, retryAfter: "Wed, 21 Oct 2015 07:28:00 GMT"),
             configuration: configuration,
-            now: 1_445_412_480 - 120
+            now: Timestamp(millisecondsSince1970: (1_445_412_480 - 120) * 1000)
         )
         #expect(decision == .retry(after: .seconds(120)))
     }

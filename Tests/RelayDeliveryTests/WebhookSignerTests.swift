@@ -1,5 +1,7 @@
 import Foundation
+import RelayCore
 import RelayDelivery
+import RelayLog
 import Testing
 
 /// Standard Webhooks signatures, against the example in the specification's reference implementations.

@@ -1,6 +1,7 @@
 import Foundation
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelayServer
 import RelaySpool
 import RelayTestSupport
@@ -57,7 +58,7 @@ struct DeliveryBehaviourTests {
                 #expect(receiver.requests(path: "/hook").count == 1)
                 #expect(letters.count == 1)
                 let letter = try #require(letters.first)
-                #expect(letter.reason == "rejected")
+                #expect(letter.reason == .rejected)
                 #expect(letter.lastStatus == 400)
                 #expect(letter.attempts == 1)
                 #expect(letter.target == "hook")
@@ -76,7 +77,7 @@ struct DeliveryBehaviourTests {
             #expect(try await relay.post(body).status == 200)
             let letters = try await relay.waitForDeadLetters(count: 1)
             let letter = try #require(letters.first)
-            #expect(letter.reason == "exhausted")
+            #expect(letter.reason == .exhausted)
             #expect(letter.attempts == 3)
             #expect(letter.lastStatus == nil)
             let error = letter.lastError ?? ""

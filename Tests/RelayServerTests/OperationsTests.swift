@@ -1,6 +1,7 @@
 import Foundation
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelayServer
 import RelaySpool
 import RelayTestSupport
@@ -103,7 +104,7 @@ struct OperationsTests {
         ]
         try await TestRelay.with(rules: after, dataDirectory: data) { relay in
             let letters = try await relay.waitForDeadLetters(count: 1)
-            #expect(letters.first?.reason == "unknown_target")
+            #expect(letters.first?.reason == .unknownTarget)
             #expect(letters.first?.target == "gone")
             try await relay.waitForEmptySpool()
         }

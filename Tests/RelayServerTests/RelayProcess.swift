@@ -1,6 +1,7 @@
 import Foundation
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelayServer
 import RelaySpool
 import RelayTestSupport

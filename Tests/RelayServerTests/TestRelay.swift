@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelayServer
 import RelaySpool
 import RelayTestSupport

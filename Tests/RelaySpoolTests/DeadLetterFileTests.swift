@@ -1,6 +1,9 @@
 import Dispatch
 import Foundation
+import RelayCore
+import RelayLog
 import RelaySpool
+import RelayTestSupport
 import Synchronization
 import Testing
 
@@ -27,8 +30,8 @@ struct DeadLetterFileTests {
         try await TemporaryDirectory.with { directory in
             let file = try DeadLetterFile(directory: directory)
             let letter = DeadLetter(
-                time: DeadLetter.timestamp(millisecondsSince1970: 1_764_065_472_345),
-                reason: "exhausted",
+                time: Timestamp(millisecondsSince1970: 1_764_065_472_345).iso8601,
+                reason: .exhausted,
                 rule: "new-images",
                 target: "thumbnailer",
                 url: "http://thumbnailer:8080/events",
@@ -58,7 +61,7 @@ struct DeadLetterFileTests {
     @Test func linesHaveSortedKeysUnescapedSlashesAndOmitAbsentFields() throws {
         let letter = DeadLetter(
             time: "2026-01-01T00:00:00.000Z",
-            reason: "undecodable",
+            reason: .undecodable,
             field: "Records[0].s3.object.size",
             payload: "{\"a\":\"b/c\"}"
         )
@@ -72,7 +75,7 @@ struct DeadLetterFileTests {
     @Test func readKeepsAndReportsCorruptLines() async throws {
         try await TemporaryDirectory.with { directory in
             let file = try DeadLetterFile(directory: directory)
-            let good = DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: "rejected", payload: "{}")
+            let good = DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: .rejected, payload: "{}")
             try await file.append([good])
             let handle = try #require(FileHandle(forWritingAtPath: file.path))
             try handle.seekToEnd()
@@ -100,7 +103,7 @@ struct DeadLetterFileTests {
             let path = directory + "/dead-letter.jsonl"
             try Data("{\"time\":\"2026".utf8).write(to: URL(fileURLWithPath: path))
             let file = try DeadLetterFile(path: path)
-            let letter = DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: "exhausted", payload: "x")
+            let letter = DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: .exhausted, payload: "x")
             try await file.append([letter])
             let entries = try DeadLetterFile.read(path: path)
             #expect(entries.count == 2)
@@ -123,7 +126,7 @@ struct DeadLetterFileTests {
             let letters = (0..<5).map {
                 DeadLetter(
                     time: "2026-01-01T00:00:0\($0).000Z",
-                    reason: "exhausted",
+                    reason: .exhausted,
                     target: "t\($0)",
                     payload: "p\($0)"
                 )
@@ -156,7 +159,7 @@ struct DeadLetterFileTests {
         try await TemporaryDirectory.with { directory in
             let relay = try DeadLetterFile(directory: directory)
             func letter(_ index: Int) -> DeadLetter {
-                DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: "exhausted", deliveryID: "d\(index)", payload: "p")
+                DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: .exhausted, deliveryID: "d\(index)", payload: "p")
             }
             try await relay.append([letter(0), letter(1), letter(2)])
             let replayed = try DeadLetterFile.read(path: relay.path)
@@ -185,7 +188,7 @@ struct DeadLetterFileTests {
                         for index in 0..<perAppender {
                             let letter = DeadLetter(
                                 time: "2026-01-01T00:00:00.000Z",
-                                reason: "exhausted",
+                                reason: .exhausted,
                                 deliveryID: "a\(appender)-\(index)",
                                 payload: "p"
                             )
@@ -239,7 +242,7 @@ struct DeadLetterFileTests {
             let file = try DeadLetterFile(directory: directory)
             file.close()
             await #expect {
-                try await file.append([DeadLetter(time: "t", reason: "exhausted", payload: "p")])
+                try await file.append([DeadLetter(time: "t", reason: .exhausted, payload: "p")])
             } throws: { error in
                 (error as? SpoolError)?.code == .closed
             }
@@ -255,6 +258,6 @@ struct DeadLetterFileTests {
         (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
     ])
     func timestampIsISO8601UTCWithMilliseconds(milliseconds: Int64, expected: String) {
-        #expect(DeadLetter.timestamp(millisecondsSince1970: milliseconds) == expected)
+        #expect(Timestamp(millisecondsSince1970: milliseconds).iso8601 == expected)
     }
 }

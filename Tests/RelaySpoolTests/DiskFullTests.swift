@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import RelayCore
+import RelayLog
 import RelaySpool
+import RelayTestSupport
 import Testing
 
 /// A real full disk: a 4 MiB tmpfs filled up. Skipped where tmpfs cannot be mounted (not root, no
@@ -39,13 +42,13 @@ struct DiskFullTests {
     @Test func deadLetterAppendThrowsDiskFullAndLeavesNoPartialLine() async throws {
         try await SmallFileSystem.with(size: "1m") { directory in
             let file = try DeadLetterFile(directory: directory)
-            let first = DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: "exhausted", payload: "{}")
+            let first = DeadLetter(time: "2026-01-01T00:00:00.000Z", reason: .exhausted, payload: "{}")
             try await file.append([first])
             let filler = SmallFileSystem.fill(directory)
 
             let big = DeadLetter(
                 time: "2026-01-01T00:00:01.000Z",
-                reason: "exhausted",
+                reason: .exhausted,
                 payload: String(repeating: "x", count: 256 * 1024)
             )
             await #expect {

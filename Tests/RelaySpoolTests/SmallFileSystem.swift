@@ -1,4 +1,6 @@
 import Foundation
+import RelayCore
+import RelayLog
 
 #if canImport(Glibc)
 import Glibc

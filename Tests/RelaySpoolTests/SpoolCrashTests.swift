@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import RelayCore
+import RelayLog
 import RelaySpool
+import RelayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -55,8 +58,8 @@ struct SpoolCrashTests {
             #expect(!deleted.isEmpty)
 
             let spool = try Spool(directory: directory, logger: .quiet)
-            let rows = try await spool.due(target: "crash", now: .max, limit: .max, excluding: [])
-            let present = Set(rows.map(\.rowID))
+            let rows = try await spool.due(target: "crash", now: .distantFuture, limit: .max, excluding: [])
+            let present = Set(rows.map(\.sequence))
             #expect(rows.count == spool.pendingCount)
             // A row whose delete was in flight at the kill may be either present or gone.
             let missing = inserted.subtracting(deleting).subtracting(present)
@@ -89,10 +92,10 @@ struct SpoolCrashTests {
                         let rows = try await spool.enqueue(
                             (0..<3).map { .sample("w\(worker)-\(round)-\($0)", target: "crash", payloadSize: 64) }
                         )
-                        record(rows.map { String($0.rowID) }.joined(separator: "\n"))
-                        record("~\(rows[0].rowID)")
-                        try await spool.complete(rowID: rows[0].rowID)
-                        record("-\(rows[0].rowID)")
+                        record(rows.map { String($0.sequence) }.joined(separator: "\n"))
+                        record("~\(rows[0].sequence)")
+                        try await spool.complete(rowID: rows[0].sequence)
+                        record("-\(rows[0].sequence)")
                         if worker == 0 && round == 40 {
                             // Other workers' writes are in flight now.
                             kill(getpid(), SIGKILL)

@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import RelayCore
+import RelayLog
 import RelaySpool
+import RelayTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))
@@ -21,7 +24,7 @@ struct SpoolTests {
                 .sample("d2", at: 1_001),
             ])
             #expect(stored.count == 2)
-            #expect(stored[0].rowID != stored[1].rowID)
+            #expect(stored[0].sequence != stored[1].sequence)
             #expect(stored[0].payload == allBytes)
             #expect(spool.pendingCount == 2)
             #expect(spool.pendingBytes == Int64(allBytes.count + 16))
@@ -30,7 +33,7 @@ struct SpoolTests {
             #expect(due == stored)
 
             try await spool.reschedule(
-                rowID: stored[0].rowID,
+                rowID: stored[0].sequence,
                 attempts: 1,
                 nextAttemptAt: 5_000,
                 lastStatus: 503,
@@ -48,8 +51,8 @@ struct SpoolTests {
             #expect(rescheduled.payload == allBytes)
             #expect(rescheduled.createdAt == 1_000)
 
-            try await spool.complete(rowID: stored[0].rowID)
-            try await spool.removeDeadLettered(rowID: stored[1].rowID)
+            try await spool.complete(rowID: stored[0].sequence)
+            try await spool.removeDeadLettered(rowID: stored[1].sequence)
             #expect(try await spool.due(target: "thumbnailer", now: 10_000, limit: 10, excluding: []).isEmpty)
             #expect(try await spool.nextAttemptTime(target: "thumbnailer", excluding: []) == nil)
             #expect(spool.pendingCount == 0)
@@ -62,8 +65,8 @@ struct SpoolTests {
         try await TemporaryDirectory.with { directory in
             let spool = try Spool(directory: directory, logger: .quiet)
             let stored = try await spool.enqueue([.sample("d1"), .sample("d2")])
-            try await spool.complete(rowID: stored[0].rowID)
-            try await spool.complete(rowID: stored[0].rowID)
+            try await spool.complete(rowID: stored[0].sequence)
+            try await spool.complete(rowID: stored[0].sequence)
             try await spool.complete(rowID: 9_999)
             try await spool.reschedule(rowID: 9_999, attempts: 1, nextAttemptAt: 1, lastStatus: nil, lastError: nil)
             #expect(spool.pendingCount == 1)
@@ -76,9 +79,9 @@ struct SpoolTests {
         try await TemporaryDirectory.with { directory in
             let spool = try Spool(directory: directory, logger: .quiet)
             let first = try await spool.enqueue([.sample("d1")])[0]
-            try await spool.complete(rowID: first.rowID)
+            try await spool.complete(rowID: first.sequence)
             let second = try await spool.enqueue([.sample("d2")])[0]
-            #expect(second.rowID > first.rowID)
+            #expect(second.sequence > first.sequence)
             await spool.close()
         }
     }
@@ -92,13 +95,13 @@ struct SpoolTests {
                 .sample("b2", target: "b", payloadSize: 7),
             ])
             try await spool.reschedule(
-                rowID: stored[1].rowID,
+                rowID: stored[1].sequence,
                 attempts: 3,
                 nextAttemptAt: 9_000,
                 lastStatus: nil,
                 lastError: "Connection refused"
             )
-            try await spool.complete(rowID: stored[2].rowID)
+            try await spool.complete(rowID: stored[2].sequence)
             await spool.close()
 
             let reopened = try Spool(directory: directory, logger: .quiet)
@@ -107,12 +110,12 @@ struct SpoolTests {
             #expect(try await reopened.pendingTargets() == ["a", "b"])
             #expect(try await reopened.due(target: "a", now: 9_000, limit: 10, excluding: []) == [stored[0]])
             let b = try await reopened.due(target: "b", now: 9_000, limit: 10, excluding: [])
-            #expect(b.map(\.rowID) == [stored[1].rowID])
+            #expect(b.map(\.sequence) == [stored[1].sequence])
             #expect(b.first?.attempts == 3)
             #expect(b.first?.lastError == "Connection refused")
             // New rows after a reopen get fresh ids.
             let next = try await reopened.enqueue([.sample("a2", target: "a")])
-            #expect(next[0].rowID > stored[2].rowID)
+            #expect(next[0].sequence > stored[2].sequence)
             await reopened.close()
         }
     }
@@ -173,7 +176,7 @@ struct SpoolTests {
             let rowIDs = try await withThrowingTaskGroup(of: [Int64].self) { group in
                 for index in 0..<200 {
                     group.addTask {
-                        try await spool.enqueue([.sample("d\(index)", payloadSize: 100)]).map(\.rowID)
+                        try await spool.enqueue([.sample("d\(index)", payloadSize: 100)]).map(\.sequence)
                     }
                 }
                 var all: [Int64] = []
@@ -243,7 +246,7 @@ struct SpoolTests {
             }
 
             // Draining makes room again.
-            try await spool.complete(rowID: stored[0].rowID)
+            try await spool.complete(rowID: stored[0].sequence)
             _ = try await spool.enqueue([.sample("d4", payloadSize: 100)])
             #expect(spool.pendingCount == 3)
             await spool.close()
@@ -292,15 +295,17 @@ struct SpoolTests {
             ])
             _ = try await spool.enqueue([.sample("b-50", target: "b", at: 50)])
 
-            func ids(now: Int64, limit: Int, excluding: Set<Int64> = []) async throws -> [String] {
+            func ids(now: Timestamp, limit: Int, excluding: Set<Int64> = []) async throws -> [String] {
                 try await spool.due(target: "a", now: now, limit: limit, excluding: excluding).map(\.deliveryID)
             }
             #expect(try await ids(now: 500, limit: 10) == ["a-100", "a-200", "a-300"])
             #expect(try await ids(now: 200, limit: 10) == ["a-100", "a-200"])
             #expect(try await ids(now: 99, limit: 10) == [])
             #expect(try await ids(now: 1_000, limit: 2) == ["a-100", "a-200"])
-            #expect(try await ids(now: 1_000, limit: 2, excluding: [a[1].rowID]) == ["a-200", "a-300"])
-            #expect(try await ids(now: 1_000, limit: 10, excluding: [a[0].rowID, a[2].rowID]) == ["a-100", "a-900"])
+            #expect(try await ids(now: 1_000, limit: 2, excluding: [a[1].sequence]) == ["a-200", "a-300"])
+            #expect(
+                try await ids(now: 1_000, limit: 10, excluding: [a[0].sequence, a[2].sequence]) == ["a-100", "a-900"]
+            )
             #expect(try await ids(now: 1_000, limit: 0) == [])
             #expect(
                 try await spool.due(target: "b", now: 1_000, limit: 10, excluding: []).map(\.deliveryID) == ["b-50"]
@@ -308,7 +313,7 @@ struct SpoolTests {
             #expect(try await spool.due(target: "c", now: 1_000, limit: 10, excluding: []).isEmpty)
 
             #expect(try await spool.nextAttemptTime(target: "a", excluding: []) == 100)
-            #expect(try await spool.nextAttemptTime(target: "a", excluding: [a[1].rowID, a[2].rowID]) == 300)
+            #expect(try await spool.nextAttemptTime(target: "a", excluding: [a[1].sequence, a[2].sequence]) == 300)
             #expect(try await spool.nextAttemptTime(target: "b", excluding: []) == 50)
             #expect(try await spool.nextAttemptTime(target: "c", excluding: []) == nil)
             await spool.close()
@@ -320,7 +325,7 @@ struct SpoolTests {
             let spool = try Spool(directory: directory, logger: .quiet)
             let stored = try await spool.enqueue((0..<10).map { .sample("d\($0)", at: 500) })
             let due = try await spool.due(target: "thumbnailer", now: 500, limit: 10, excluding: [])
-            #expect(due.map(\.rowID) == stored.map(\.rowID))
+            #expect(due.map(\.sequence) == stored.map(\.sequence))
             await spool.close()
         }
     }

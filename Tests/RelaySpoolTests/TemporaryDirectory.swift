@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import RelayCore
+import RelayLog
 import RelaySpool
+import RelayTestSupport
 
 /// A fresh directory under /tmp, removed after the test body.
 enum TemporaryDirectory {
@@ -23,7 +26,7 @@ extension NewDelivery {
         _ id: String,
         target: String = "thumbnailer",
         payloadSize: Int = 16,
-        at time: Int64 = 1_000
+        at time: Timestamp = 1_000
     ) -> NewDelivery {
         NewDelivery(
             deliveryID: id,

@@ -4,10 +4,11 @@ import RelayCore
 /// Request bodies: `EventDecoder.decode`, then every payload format for every decoded record.
 ///
 /// Invariants: decoding raw memory and an array agree; a syntax error points inside the body; record ranges lie in
-/// the body and hold a JSON object; every payload is JSON; a MinIO envelope with one record is forwarded byte for
-/// byte in `minio` format (and a bare `Records` body with one record in `records` format); a built envelope holds
-/// the record's bytes unchanged and decodes back to the same record; a CloudEvent carries the record as `data` and
-/// the record's fields in its attributes.
+/// the body and hold a JSON object in which no object repeats a member name; every payload is JSON; a MinIO
+/// envelope with one record is forwarded byte for byte in `minio` format exactly when its `EventName` and `Key`
+/// agree with the record, and rebuilt otherwise (a bare `Records` body with one record is forwarded in `records`
+/// format); a built envelope holds the record's bytes unchanged and decodes back to the same record; a CloudEvent
+/// carries the record as `data` and the record's fields in its attributes.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEventDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // libFuzzer's buffer is allocated at exactly `size` bytes: AddressSanitizer reports any read past it.
@@ -83,6 +84,18 @@ private func checkRecord(_ record: EventRecord, _ events: DecodedEvents, _ body:
     } else {
         FuzzCheck.require(false, "a decoded record without an eventName string")
     }
+    FuzzCheck.require(!repeatsAName(recordValue), "a decoded record repeats a member name")
+    if events.envelope == .minio, events.records.count == 1, let envelope = FuzzCheck.parse(body) {
+        let agrees =
+            envelope["EventName"]?.stringValue.map { FuzzCheck.sameBytes($0, record.eventName) } == true
+            && envelope["Key"]?.stringValue.map { FuzzCheck.sameBytes($0, record.bucket + "/" + record.key) } == true
+        FuzzCheck.require(
+            events.envelopeMatchesRecord == agrees,
+            "envelopeMatchesRecord is \(events.envelopeMatchesRecord) for an envelope that agrees: \(agrees)"
+        )
+    } else {
+        FuzzCheck.require(!events.envelopeMatchesRecord, "envelopeMatchesRecord set for a \(events.envelope) body")
+    }
     FuzzCheck.require(!record.bucket.isEmpty && !record.rawKey.isEmpty, "empty bucket or key")
     FuzzCheck.require(record.size.map { $0 >= 0 } ?? true, "negative size")
     FuzzCheck.require(record.versionID.map { !$0.isEmpty } ?? true, "empty versionID kept")
@@ -102,7 +115,7 @@ private func checkRecord(_ record: EventRecord, _ events: DecodedEvents, _ body:
         FuzzCheck.checkRanges(value, in: payload, bounds: 0..<payload.count)
         switch format {
         case .minio:
-            if events.envelope == .minio && events.records.count == 1 {
+            if events.envelope == .minio && events.records.count == 1 && events.envelopeMatchesRecord {
                 FuzzCheck.require(payload == body, "a MinIO single-record body was not forwarded byte for byte")
             } else {
                 checkEnvelope(payload, value, record, recordBytes, envelope: .minio)
@@ -116,6 +129,21 @@ private func checkRecord(_ record: EventRecord, _ events: DecodedEvents, _ body:
         case .cloudevents:
             checkCloudEvent(payload, value, record, recordBytes, body)
         }
+    }
+}
+
+/// Whether an object in `value` (or below it) has two members of one name, compared exactly: a weaker check than
+/// the decoder's (which also ignores case), written independently of it.
+private func repeatsAName(_ value: JSONValue) -> Bool {
+    switch value.kind {
+    case .object(let members):
+        var names: Set<String> = []
+        for member in members where !names.insert(member.key).inserted { return true }
+        return members.contains { repeatsAName($0.value) }
+    case .array(let elements):
+        return elements.contains(where: repeatsAName)
+    default:
+        return false
     }
 }
 

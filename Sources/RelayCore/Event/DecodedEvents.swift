@@ -3,7 +3,7 @@ public struct DecodedEvents: Sendable, Equatable {
     /// How the records were wrapped.
     public enum Envelope: Sendable, Equatable {
         /// MinIO's `{"EventName":…,"Key":…,"Records":[…]}` (recognised by a top-level `EventName`). `EventName`
-        /// and `Key` are informational; the record is authoritative.
+        /// and `Key` are informational; the record is authoritative (see `envelopeMatchesRecord`).
         case minio
         /// A bare `{"Records":[…]}` as AWS S3 and Ceph RGW send it.
         case records
@@ -15,10 +15,16 @@ public struct DecodedEvents: Sendable, Equatable {
     public var envelope: Envelope
     /// One result per element of `Records`, in order (one element for `.bareRecord`). Never empty.
     public var records: [RecordResult]
+    /// True only for a `.minio` envelope with exactly one record, which decoded, whose `EventName` is the record's
+    /// event name (`s3:` form) and whose `Key` is the record's bucket, `/` and decoded key, byte for byte: MinIO's
+    /// own envelope, which `PayloadBuilder` may forward as received. False for every other body.
+    public var envelopeMatchesRecord: Bool
 
-    public init(envelope: Envelope, records: [RecordResult]) {
+    /// - Parameter envelopeMatchesRecord: see the property; false (the envelope is rebuilt) unless given.
+    public init(envelope: Envelope, records: [RecordResult], envelopeMatchesRecord: Bool = false) {
         self.envelope = envelope
         self.records = records
+        self.envelopeMatchesRecord = envelopeMatchesRecord
     }
 
     /// The records that decoded, in order.

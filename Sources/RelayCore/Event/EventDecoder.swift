@@ -34,16 +34,23 @@ public enum EventDecoder {
         guard case .object(let members) = root.kind else {
             return .undecodable(Undecodable(field: "$", reason: "expected an object, found \(root.typeName)"))
         }
+        // A name given twice at the top level (`Records`, `EventName`, `Key`, ...): the sender and a receiver could
+        // each read another copy.
+        if let duplicate = duplicateMember(in: members) {
+            return .undecodable(Undecodable(field: duplicate.field, reason: duplicate.reason))
+        }
         var records: JSONValue?
         var event: JSONValue?
         var testBucket: JSONValue?
-        var hasEnvelopeEventName = false
+        var envelopeEventName: JSONValue?
+        var envelopeKey: JSONValue?
         var hasS3 = false
         var hasEventName = false
         for member in members {
             switch member.key {
             case "Records": if records == nil { records = member.value }
-            case "EventName": hasEnvelopeEventName = true
+            case "EventName": if envelopeEventName == nil { envelopeEventName = member.value }
+            case "Key": if envelopeKey == nil { envelopeKey = member.value }
             case "Event": if event == nil { event = member.value }
             case "Bucket": if testBucket == nil { testBucket = member.value }
             case "s3": hasS3 = true
@@ -62,12 +69,26 @@ public enum EventDecoder {
                     Undecodable(field: "Records", reason: "expected at least one record, found an empty array")
                 )
             }
+            // The envelope's other members are sent on as they are, so they are held to the same rule as records.
+            for member in members where member.key != "Records" {
+                if var duplicate = duplicateMember(within: member.value) {
+                    duplicate.path.insert(.key(member.key), at: 0)
+                    return .undecodable(Undecodable(field: duplicate.field, reason: duplicate.reason))
+                }
+            }
             var results: [RecordResult] = []
             results.reserveCapacity(elements.count)
             for (index, element) in elements.enumerated() {
                 results.append(decodeRecord(element, index: index))
             }
-            return .events(DecodedEvents(envelope: hasEnvelopeEventName ? .minio : .records, records: results))
+            guard envelopeEventName != nil else {
+                return .events(DecodedEvents(envelope: .records, records: results))
+            }
+            var matchesRecord = false
+            if results.count == 1, case .record(let record) = results[0] {
+                matchesRecord = envelope(eventName: envelopeEventName, key: envelopeKey, matches: record)
+            }
+            return .events(DecodedEvents(envelope: .minio, records: results, envelopeMatchesRecord: matchesRecord))
         }
         if let event, case .string("s3:TestEvent") = event.kind {
             return .testEvent(testBucket?.stringValue ?? "")
@@ -91,6 +112,20 @@ public enum EventDecoder {
         return true
     }
 
+    /// Whether a MinIO envelope's `EventName` is the record's (normalised) event name and its `Key` the record's
+    /// bucket, `/` and decoded key, byte for byte, as MinIO builds them (`event.Log`, internal/event/event.go).
+    static func envelope(eventName: JSONValue?, key: JSONValue?, matches record: EventRecord) -> Bool {
+        guard let eventName = eventName?.stringValue, let key = key?.stringValue else { return false }
+        guard eventName.utf8.elementsEqual(record.eventName.utf8) else { return false }
+        let bucket = record.bucket.utf8
+        let objectKey = record.key.utf8
+        let keyBytes = key.utf8
+        guard keyBytes.count == bucket.count + 1 + objectKey.count else { return false }
+        return keyBytes.starts(with: bucket)
+            && keyBytes.dropFirst(bucket.count).first == UInt8(ascii: "/")
+            && keyBytes.dropFirst(bucket.count + 1).elementsEqual(objectKey)
+    }
+
     static func decodeRecord(_ value: JSONValue, index: Int?) -> RecordResult {
         do throws(Undecodable) {
             return .record(try record(from: value, path: FieldPath(index: index)))
@@ -104,6 +139,11 @@ public enum EventDecoder {
     private static func record(from value: JSONValue, path: FieldPath) throws(Undecodable) -> EventRecord {
         guard case .object(let members) = value.kind else {
             throw path.error("", "expected an object, found \(value.typeName)")
+        }
+        // Routing reads the first of two members of one name, a receiver often the last: refused anywhere in the
+        // record, since a receiver may read any field.
+        if let duplicate = duplicateMember(within: value) {
+            throw path.error(duplicate.field, duplicate.reason)
         }
         var eventNameValue: JSONValue?
         var eventSourceValue: JSONValue?
@@ -277,7 +317,14 @@ public enum EventDecoder {
                 let name = try string(firstValue(entry, "key"), path, "s3.object.metadata[\(index)].key")
                 guard let val = try optionalString(firstValue(entry, "val"), path, "s3.object.metadata[\(index)].val")
                 else { continue }
-                metadata[lowercasedName(name)] = val
+                // Routing would see the last of two entries of one name, a receiver perhaps the first.
+                if metadata.updateValue(val, forKey: lowercasedName(name)) != nil {
+                    throw path.error(
+                        "s3.object.metadata[\(index)].key",
+                        "duplicate metadata name \(name.quotedForMessage) (names ignore case); a receiver could read "
+                            + "the other value"
+                    )
+                }
             }
         default:
             throw path.error("s3.object.metadata", "expected an array, found \(value.typeName)")
@@ -393,8 +440,8 @@ public enum EventDecoder {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "%"):
-                guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]),
-                    let low = hexValue(bytes[index + 2])
+                guard index + 2 < bytes.count, let high = ASCII.hexValue(bytes[index + 1]),
+                    let low = ASCII.hexValue(bytes[index + 2])
                 else {
                     let end = min(index + 3, bytes.count)
                     return .invalidEscape(
@@ -413,14 +460,5 @@ public enum EventDecoder {
         }
         guard let decoded = String(validating: out, as: UTF8.self) else { return .invalidUTF8 }
         return .unescaped(decoded)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -1,24 +1,3 @@
-/// Where and why a text is not JSON.
-public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Byte offset of the problem.
-    public var offset: Int
-    /// 1-based line of the problem.
-    public var line: Int
-    /// 1-based column (in bytes) of the problem.
-    public var column: Int
-    /// What is wrong, e.g. `unexpected end of input`.
-    public var message: String
-
-    public init(offset: Int, line: Int, column: Int, message: String) {
-        self.offset = offset
-        self.line = line
-        self.column = column
-        self.message = message
-    }
-
-    public var description: String { "line \(line), column \(column): \(message)" }
-}
-
 /// A small, strict RFC 8259 parser into `JSONValue`, keeping each value's byte range.
 ///
 /// Hand-written because it is on the hot path of every request: Foundation's `JSONSerialization` costs about 3x and
@@ -152,33 +131,31 @@ private struct Parser {
         guard index < bytes.count else { throw error("unexpected end of input in number") }
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
-        } else if isDigit(bytes[index]) {
-            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+        } else if ASCII.isDigit(bytes[index]) {
+            while index < bytes.count && ASCII.isDigit(bytes[index]) { index += 1 }
         } else {
             throw error("invalid number: expected a digit")
         }
         if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard index < bytes.count && isDigit(bytes[index]) else {
+            guard index < bytes.count && ASCII.isDigit(bytes[index]) else {
                 throw error("invalid number: expected a digit after '.'")
             }
-            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count && ASCII.isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
             index += 1
             if index < bytes.count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) {
                 index += 1
             }
-            guard index < bytes.count && isDigit(bytes[index]) else {
+            guard index < bytes.count && ASCII.isDigit(bytes[index]) else {
                 throw error("invalid number: expected a digit in the exponent")
             }
-            while index < bytes.count && isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count && ASCII.isDigit(bytes[index]) { index += 1 }
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         return JSONValue(kind: .number(text), range: start..<index)
     }
-
-    func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     /// Parses a string literal starting at the opening quote; leaves `index` after the closing quote.
     mutating func parseString() throws(JSONSyntaxError) -> String {
@@ -280,14 +257,7 @@ private struct Parser {
         guard index + 4 <= bytes.count else { throw error("unexpected end of input in \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let b = bytes[index]
-            let digit: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
-            default: throw error("invalid hex digit in \\u escape")
-            }
+            guard let digit = ASCII.hexValue(bytes[index]) else { throw error("invalid hex digit in \\u escape") }
             value = value << 4 | UInt32(digit)
             index += 1
         }
@@ -385,61 +355,5 @@ private struct Parser {
                 throw error("unexpected \(describe(bytes[index])) in object, expected ',' or '}'")
             }
         }
-    }
-}
-
-/// Writes JSON text fragments into a byte buffer.
-public enum JSONWriter {
-    /// Appends `s` as a JSON string literal, quotes included. Escapes `"`, `\`, control characters and
-    /// U+2028/U+2029 (as Go's encoding/json does); other characters are written as raw UTF-8.
-    public static func appendString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        var utf8 = s.utf8.makeIterator()
-        var pending: [UInt8] = []
-        while let b = utf8.next() {
-            switch b {
-            case 0x22:
-                out.append(0x5C)
-                out.append(0x22)
-            case 0x5C:
-                out.append(0x5C)
-                out.append(0x5C)
-            case 0x0A:
-                out.append(0x5C)
-                out.append(UInt8(ascii: "n"))
-            case 0x0D:
-                out.append(0x5C)
-                out.append(UInt8(ascii: "r"))
-            case 0x09:
-                out.append(0x5C)
-                out.append(UInt8(ascii: "t"))
-            case 0x00..<0x20:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                out.append(hexDigit(b >> 4))
-                out.append(hexDigit(b & 0x0F))
-            case 0xE2:
-                // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
-                pending.removeAll(keepingCapacity: true)
-                pending.append(b)
-                if let b1 = utf8.next() {
-                    pending.append(b1)
-                    if let b2 = utf8.next() {
-                        pending.append(b2)
-                    }
-                }
-                if pending.count == 3 && pending[1] == 0x80 && (pending[2] == 0xA8 || pending[2] == 0xA9) {
-                    out.append(contentsOf: Array(pending[2] == 0xA8 ? "\\u2028".utf8 : "\\u2029".utf8))
-                } else {
-                    out.append(contentsOf: pending)
-                }
-            default:
-                out.append(b)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }

@@ -10,9 +10,17 @@ public enum PayloadBuilder {
     ///   - events: the decoded body, which tells whether the body can be forwarded unchanged.
     ///   - record: one of `events`' records.
     /// - Returns: JSON bytes:
-    ///   - `.minio`: `body` itself when it is a MinIO envelope with exactly one record (byte-identical, as MinIO
-    ///     sent it); otherwise `{"EventName":<eventName>,"Key":<bucket/key>,"Records":[<record bytes>]}` in MinIO's
-    ///     field order, with the normalised `s3:` event name and the decoded key.
+    ///   - `.minio`: `body` itself when it is a MinIO envelope with exactly one record whose `EventName` and `Key`
+    ///     agree with that record (`DecodedEvents.envelopeMatchesRecord`: byte-identical, as MinIO sent it);
+    ///     otherwise `{"EventName":<eventName>,"Key":<bucket/key>,"Records":[<record bytes>]}` in MinIO's field
+    ///     order, with the normalised `s3:` event name and the decoded key.
+    ///
+    ///     An envelope that disagrees with its one record (`"EventName":"s3:ObjectRemoved:Delete"` around a Put
+    ///     record, a `Key` naming another object) is rebuilt from the record rather than dead-lettered: rules
+    ///     matched the record, which is authoritative, and the record itself is a valid event the sender expects
+    ///     delivered; forwarding the envelope as sent would let a receiver that reads `Key` act on an object no rule
+    ///     chose, and dead-lettering would lose an event over fields the relay never routes on. The rebuilt
+    ///     envelope is what MinIO sends for that record, so a receiver sees one consistent event.
     ///   - `.records`: `body` itself when it is a bare `{"Records":[…]}` with exactly one record; otherwise
     ///     `{"Records":[<record bytes>]}`.
     ///   - `.cloudevents`: a structured CloudEvents 1.0 event (see `cloudEvent(body:record:)`).
@@ -24,7 +32,7 @@ public enum PayloadBuilder {
     ) -> [UInt8] {
         switch format {
         case .minio:
-            if events.envelope == .minio && events.records.count == 1 { return body }
+            if events.envelope == .minio && events.records.count == 1 && events.envelopeMatchesRecord { return body }
             return minioEnvelope(body: body, record: record)
         case .records:
             if events.envelope == .records && events.records.count == 1 { return body }

@@ -15,7 +15,7 @@ public enum DurationParser {
         var total: Int64 = 0
         while index < bytes.count {
             let integerStart = index
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count, ASCII.isDigit(bytes[index]) { index += 1 }
             let integerDigits = index - integerStart
             var integerPart: Int64 = 0
             for byte in bytes[integerStart..<index] {
@@ -24,14 +24,14 @@ public enum DurationParser {
             var fractionDigits: [UInt8] = []
             if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 index += 1
-                while index < bytes.count, isDigit(bytes[index]) {
+                while index < bytes.count, ASCII.isDigit(bytes[index]) {
                     fractionDigits.append(bytes[index] - UInt8(ascii: "0"))
                     index += 1
                 }
             }
             guard integerDigits + fractionDigits.count > 0 else { throw invalid(text) }
             let unitStart = index
-            while index < bytes.count, !isDigit(bytes[index]), bytes[index] != UInt8(ascii: ".") { index += 1 }
+            while index < bytes.count, !ASCII.isDigit(bytes[index]), bytes[index] != UInt8(ascii: ".") { index += 1 }
             guard let unit = nanoseconds(ofUnit: bytes[unitStart..<index]) else { throw invalid(text) }
             var value = try checked(integerPart, times: unit, plus: 0, text)
             // Fraction: digit by digit, each worth unit / 10^position, truncated below a nanosecond.
@@ -72,10 +72,6 @@ public enum DurationParser {
             }
         }
         return out.isEmpty ? "0s" : out
-    }
-
-    private static func isDigit(_ byte: UInt8) -> Bool {
-        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
     private static func nanoseconds(ofUnit unit: ArraySlice<UInt8>) -> Int64? {

@@ -58,9 +58,7 @@ struct ContentTypePattern: Sendable, Equatable {
         guard range.count == lowercased.count else { return false }
         var index = range.lowerBound
         for expected in lowercased {
-            var byte = bytes[index]
-            if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte += 32 }
-            if byte != expected { return false }
+            if ASCII.lowercased(bytes[index]) != expected { return false }
             index += 1
         }
         return true

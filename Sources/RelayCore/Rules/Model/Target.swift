@@ -15,7 +15,7 @@ public struct Target: Sendable {
     /// The most deliveries to this target in flight at once: 1...1024; default 16.
     public var maxInFlight: Int
     /// The retry policy.
-    public var retry: TargetRetry
+    public var retry: RetryConfiguration
     /// Standard Webhooks signing secrets, newest first (several during a rotation); empty when requests are not
     /// signed. Each is either `whsec_` followed by base64 (validated) or a raw secret used as its UTF-8 bytes.
     public var signingSecrets: [String]
@@ -34,7 +34,7 @@ public struct Target: Sendable {
         format: TargetFormat = .minio,
         timeout: Duration = Target.defaultTimeout,
         maxInFlight: Int = Target.defaultMaxInFlight,
-        retry: TargetRetry = TargetRetry(),
+        retry: RetryConfiguration = RetryConfiguration(),
         signingSecrets: [String] = [],
         file: String = ""
     ) {

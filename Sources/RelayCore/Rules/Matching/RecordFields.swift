@@ -27,24 +27,9 @@ enum RecordFields {
         if let value = metadata[fullName] { return value }
         if let value = metadata[shortName] { return value }
         for (name, value) in metadata
-        where equalsIgnoringASCIICase(name, fullName)
-            || equalsIgnoringASCIICase(
-                name,
-                shortName
-            )
-        {
+        where ASCII.equalsIgnoringCase(name, fullName) || ASCII.equalsIgnoringCase(name, shortName) {
             return value
         }
         return nil
-    }
-
-    static func equalsIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        for (x, y) in zip(a.utf8, b.utf8) where x != y {
-            let lx = x >= 65 && x <= 90 ? x + 32 : x
-            let ly = y >= 65 && y <= 90 ? y + 32 : y
-            if lx != ly { return false }
-        }
-        return true
     }
 }

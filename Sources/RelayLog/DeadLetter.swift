@@ -1,14 +1,15 @@
+import RelayCore
+
 /// One line of the dead-letter file: a failed (event, target) delivery, or an input that could not be routed.
 ///
 /// Encoded as one JSON object per line with sorted keys; `nil` fields are omitted. Field names are the property
 /// names (`deliveryID`, `lastStatus`, ...).
 public struct DeadLetter: Codable, Sendable, Equatable {
     /// When the line was written: ISO 8601 UTC with milliseconds, `2026-11-25T10:11:12.345Z`
-    /// (see ``timestamp(millisecondsSince1970:)``).
+    /// (see ``Timestamp/iso8601``).
     public var time: String
-    /// Why: `rejected` (the target answered a 4xx that is not retried), `exhausted` (every attempt failed) or
-    /// `undecodable` (valid JSON that is not a routable S3 event).
-    public var reason: String
+    /// Why the line was written.
+    public var reason: DeadLetterReason
     /// The rule that routed the event, if any.
     public var rule: String?
     /// The target name, if any.
@@ -34,7 +35,7 @@ public struct DeadLetter: Codable, Sendable, Equatable {
     /// Creates a dead letter; every optional field defaults to `nil`.
     public init(
         time: String,
-        reason: String,
+        reason: DeadLetterReason,
         rule: String? = nil,
         target: String? = nil,
         url: String? = nil,
@@ -61,37 +62,5 @@ public struct DeadLetter: Codable, Sendable, Equatable {
     }
 
     /// Formats a time as ISO 8601 UTC with milliseconds: `2026-11-25T10:11:12.345Z`.
-    ///
-    /// - Parameter millisecondsSince1970: Milliseconds since 1970-01-01 00:00:00 UTC (negative values allowed).
-    public static func timestamp(millisecondsSince1970: Int64) -> String {
-        let millisecondsPerDay: Int64 = 86_400_000
-        var days = millisecondsSince1970 / millisecondsPerDay
-        var milliseconds = millisecondsSince1970 % millisecondsPerDay
-        if milliseconds < 0 {
-            milliseconds += millisecondsPerDay
-            days -= 1
-        }
-        // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-
-        let hour = milliseconds / 3_600_000
-        let minute = milliseconds / 60_000 % 60
-        let second = milliseconds / 1000 % 60
-        let millisecond = milliseconds % 1000
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2))."
-            + "\(pad(millisecond, 3))Z"
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
+    public static func timestamp(_ time: Timestamp) -> String { time.iso8601 }
 }

@@ -181,7 +181,7 @@ extension RuleFileReader {
             return "parameters cannot be matched (they are ignored on records); write only \"type/subtype\""
         }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, isToken(parts[0]), isToken(parts[1]) else {
+        guard parts.count == 2, ASCII.isToken(parts[0]), ASCII.isToken(parts[1]) else {
             return
                 "\(text.quotedForMessage) is not a media type; write \"type/subtype\" or \"type/*\", e.g. \"image/*\""
         }
@@ -294,7 +294,7 @@ extension RuleFileReader {
             let itemPath = path + "." + member.key
             var name = member.key.lowercased()
             if !name.hasPrefix(MatchSpec.metadataPrefix) { name = MatchSpec.metadataPrefix + name }
-            guard Self.isToken(name.dropFirst(MatchSpec.metadataPrefix.count)) else {
+            guard ASCII.isToken(name.dropFirst(MatchSpec.metadataPrefix.count)) else {
                 report(
                     .invalidValue,
                     at: member.keyRange.lowerBound,

@@ -105,7 +105,7 @@ extension RuleFileReader {
         for member in members {
             let path = "headers." + member.key
             let lower = member.key.lowercased()
-            if !Self.isToken(member.key) {
+            if !ASCII.isToken(member.key) {
                 report(
                     .invalidValue,
                     at: member.keyRange.lowerBound,
@@ -167,8 +167,8 @@ extension RuleFileReader {
         return headers
     }
 
-    private mutating func readRetry(_ value: JSONValue, subject: String) -> TargetRetry {
-        var retry = TargetRetry()
+    private mutating func readRetry(_ value: JSONValue, subject: String) -> RetryConfiguration {
+        var retry = RetryConfiguration()
         guard let fields = members(of: value, subject: subject, path: "retry", allowed: Self.retryFields) else {
             return retry
         }

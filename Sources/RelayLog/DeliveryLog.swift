@@ -1,0 +1,88 @@
+import RelayCore
+
+/// What ingress and delivery need of durable storage: the seam between them and the store
+/// (docs/architecture.md, "The delivery log").
+///
+/// Ingress appends one request's deliveries, with each record's resend identity, in one atomic step and answers its
+/// sender 2xx only after that step returned. Delivery claims due deliveries per target and records, for each, exactly
+/// one outcome: delivered, retried at a time, or dead-lettered. The SQLite spool is the first implementation; a
+/// stream-backed one can follow behind the same protocol. Every implementation passes the same contract test suite.
+///
+/// Errors are ``DeliveryLogError`` (`full`, `diskFull`, `io`, `closed`, `unavailable`) or `CancellationError` for a
+/// read whose task was cancelled. A write that throws wrote nothing.
+public protocol DeliveryLog: Sendable {
+    /// Durably appends one request's deliveries, all or nothing, and returns once they are committed (fsync'd).
+    ///
+    /// Each element is one event record's deliveries with its resend identity. An element whose identity was seen
+    /// within the resend window (by an earlier append, a concurrent one, or an earlier element of `records`) is a
+    /// resend: nothing of it is appended and its outcome is ``AppendOutcome/duplicate``. The check and the write are
+    /// one step, so N concurrent appends of the same identity append it once.
+    ///
+    /// - Parameters:
+    ///   - records: The records' deliveries; elements with no deliveries are ignored (outcome `appended([])`).
+    ///   - now: The time the identities are remembered at.
+    /// - Returns: One outcome per element, in order.
+    /// - Throws: ``DeliveryLogError`` `.full` before writing anything when the log would exceed its cap; `.diskFull`,
+    ///   `.io`, `.unavailable`, `.closed`.
+    func append(_ records: [RecordDeliveries], at now: Timestamp) async throws -> [AppendOutcome]
+
+    /// Durably records dead letters that belong to no pending delivery (undecodable input).
+    /// - Throws: ``DeliveryLogError``.
+    func deadLetter(_ letters: [DeadLetter]) async throws
+
+    /// Claims up to `limit` deliveries of `target` due at `now` (earliest due first), which no one else holds.
+    ///
+    /// A claimed delivery is handed to no other claim until the caller records its outcome or releases it.
+    /// - Returns: At most `limit` deliveries; none when `limit` is 0 or less.
+    /// - Throws: ``DeliveryLogError``, `CancellationError`.
+    func claim(target: String, now: Timestamp, limit: Int) async throws -> [PendingDelivery]
+
+    /// When the earliest unclaimed delivery of `target` is due; `nil` when there is none.
+    /// - Throws: ``DeliveryLogError``, `CancellationError`.
+    func nextDue(target: String) async throws -> Timestamp?
+
+    /// Records that a claimed delivery was delivered: it is no longer pending.
+    /// - Throws: ``DeliveryLogError``; the delivery then stays claimed, and the caller tries again.
+    func delivered(_ delivery: PendingDelivery) async throws
+
+    /// Records a failed attempt of a claimed delivery: it is due again at `at`, with `attempts` counted attempts.
+    /// - Throws: ``DeliveryLogError``; the delivery then stays claimed, and the caller tries again.
+    func retry(
+        _ delivery: PendingDelivery,
+        attempts: Int,
+        at: Timestamp,
+        lastStatus: Int?,
+        lastError: String?
+    )
+        async throws
+
+    /// Records that a claimed delivery was given up: `letter` is written to the dead letters, then the delivery is no
+    /// longer pending (if the process dies in between, the letter may be written twice, never lost).
+    /// - Throws: ``DeliveryLogError``; the delivery then stays claimed, and the caller tries again.
+    func deadLetter(_ delivery: PendingDelivery, _ letter: DeadLetter) async throws
+
+    /// The newest dead letters, oldest first: at most `limit` of them.
+    /// - Throws: ``DeliveryLogError``.
+    func recentDeadLetters(limit: Int) async throws -> [DeadLetter]
+
+    /// Gives a claimed delivery back unchanged (its attempt did not happen, e.g. at shutdown).
+    func release(_ delivery: PendingDelivery)
+
+    /// The targets that have pending deliveries, sorted.
+    /// - Throws: ``DeliveryLogError``, `CancellationError`.
+    func pendingTargets() async throws -> [String]
+
+    /// The pending deliveries of `target`, claimed ones included.
+    /// - Throws: ``DeliveryLogError``, `CancellationError`.
+    func pendingCount(target: String) async throws -> Int
+
+    /// Pending deliveries, their bytes and the resend identities held, committed.
+    var totals: DeliveryLogTotals { get }
+
+    /// Whether the log can commit a write now (for `/readyz`).
+    func isWritable() async -> Bool
+
+    /// Waits for submitted writes, then closes the store; later calls throw ``DeliveryLogError`` `.closed`.
+    /// Calling it twice is harmless.
+    func close() async
+}

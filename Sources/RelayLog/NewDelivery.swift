@@ -1,0 +1,35 @@
+import RelayCore
+
+/// A delivery to append to the delivery log: one (event record, target) pair and the exact bytes to send.
+public struct NewDelivery: Sendable, Equatable {
+    /// The stable id of the (event record, target) pair, sent to the target as `webhook-id` so that it can drop
+    /// repeats.
+    public var deliveryID: String
+    /// The target name.
+    public var target: String
+    /// The name of the rule that routed the record to the target (the first one when several did).
+    public var rule: String
+    /// The request body to send, byte for byte.
+    public var payload: [UInt8]
+    /// When the delivery was created.
+    public var createdAt: Timestamp
+    /// When the first attempt is due (usually `createdAt`).
+    public var nextAttemptAt: Timestamp
+
+    /// Creates a delivery; `nextAttemptAt` defaults to `createdAt`.
+    public init(
+        deliveryID: String,
+        target: String,
+        rule: String,
+        payload: [UInt8],
+        createdAt: Timestamp,
+        nextAttemptAt: Timestamp? = nil
+    ) {
+        self.deliveryID = deliveryID
+        self.target = target
+        self.rule = rule
+        self.payload = payload
+        self.createdAt = createdAt
+        self.nextAttemptAt = nextAttemptAt ?? createdAt
+    }
+}

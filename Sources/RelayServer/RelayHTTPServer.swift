@@ -1,0 +1,60 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The relay's HTTP/1 server: Hummingbird's, plus one handler that marks every request whose connection must not
+/// be kept open (`HTTP/1.0` without `Connection: keep-alive`, or `Connection: close` in any spelling) with
+/// `connection: close`, so that the connection is closed once the response is written (RFC 9112 §9.3). Hummingbird
+/// converts requests to HTTP types, which carry no version, and would otherwise keep an HTTP/1.0 client's
+/// connection open until the idle timeout.
+///
+/// Use as `Application(router:server: RelayHTTPServer.http1(idleTimeout:), ...)`.
+public enum RelayHTTPServer {
+    /// - Parameter idleTimeout: a connection that sends nothing for this long is closed.
+    public static func http1(idleTimeout: TimeAmount) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            ClosingHTTP1Channel(
+                inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idleTimeout))
+            )
+        }
+    }
+}
+
+/// Hummingbird's `HTTP1Channel` with ``ConnectionCloseMarker`` between the HTTP/1 decoder and the conversion to HTTP
+/// types.
+struct ClosingHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+    let inner: HTTP1Channel
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let decoder = try channel.pipeline.syncOperations.handler(
+                type: ByteToMessageHandler<HTTPRequestDecoder>.self
+            )
+            try channel.pipeline.syncOperations.addHandler(ConnectionCloseMarker(), position: .after(decoder))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// Sets `connection: close` on a request head whose connection is not to be kept alive (`isKeepAlive` false).
+final class ConnectionCloseMarker: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if case .head(var head) = part, !head.isKeepAlive {
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+            return
+        }
+        context.fireChannelRead(data)
+    }
+}

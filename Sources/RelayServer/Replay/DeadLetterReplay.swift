@@ -1,0 +1,191 @@
+import Foundation
+import RelayCore
+import RelayDelivery
+import RelayLog
+import RelaySpool
+
+/// Sends dead letters again and removes the ones whose target answered 2xx (docs/delivery.md, "Replay").
+///
+/// Guarantees, with or without a `serve` running on the same data directory:
+/// - Only one replay runs at a time (``ReplayLock``).
+/// - A line leaves the file only after its target answered 2xx, and lines appended meanwhile (by a running relay)
+///   are kept: removal re-reads the file under its exclusive lock and removes exactly the lines sent.
+/// - Sent lines are removed in small batches as the replay goes, so a replay that is killed re-sends at most the
+///   last batch's lines (with their original `webhook-id`, so receivers can drop the repeat).
+/// - A line is sent only to a target of the loaded rules, at its configured URL with its configured headers and
+///   signing secrets; a line for a target not in the rules (or with none) is never sent anywhere.
+public struct DeadLetterReplay: Sendable {
+    /// Which lines to send.
+    public struct Filter: Sendable {
+        /// Only lines for this target.
+        public var target: String?
+        /// Only lines of this rule.
+        public var rule: String?
+        /// Only lines written at or after this time.
+        public var since: Timestamp?
+
+        public init(target: String? = nil, rule: String? = nil, since: Timestamp? = nil) {
+            self.target = target
+            self.rule = rule
+            self.since = since
+        }
+    }
+
+    /// What happened to one line, reported as the replay goes.
+    public enum Event: Sendable {
+        /// Sent, the target answered 2xx; the line is removed.
+        case sent(deliveryID: String, target: String, status: Int)
+        /// Sent, the target did not answer 2xx (or could not be reached); the line stays.
+        case failed(deliveryID: String, target: String, reason: String)
+        /// Not sent: the target is not in the rules (or the line names none); the line stays.
+        case unsendable(deliveryID: String, target: String?)
+        /// Dry run: would be sent to this (redacted) URL.
+        case wouldSend(deliveryID: String, target: String, url: String)
+    }
+
+    /// The counts of one replay.
+    public struct Summary: Sendable, Equatable {
+        /// Lines sent and removed.
+        public var sent = 0
+        /// Lines sent whose target did not answer 2xx; kept.
+        public var failed = 0
+        /// Lines for a target not in the rules; kept, not sent.
+        public var unsendable = 0
+        /// Lines not selected by the filter (or undecodable input, which has no target); kept.
+        public var skipped = 0
+        /// Dry run: lines that would be sent.
+        public var planned = 0
+        /// Lines selected in all (sent + failed + unsendable, or planned + unsendable).
+        public var selected = 0
+
+        public init() {}
+    }
+
+    /// The data directory holding `dead-letter.jsonl`.
+    public let dataDirectory: String
+    /// The rules in force: where each target is and how it is signed.
+    public let rules: RuleSet
+    /// Sent lines are removed from the file after this many, and at the end.
+    public var removalBatch = 64
+
+    public init(dataDirectory: String, rules: RuleSet) {
+        self.dataDirectory = dataDirectory
+        self.rules = rules
+    }
+
+    /// The path of the dead-letter file.
+    public var path: String { (dataDirectory as NSString).appendingPathComponent(DeadLetterFile.fileName) }
+
+    /// The lines a replay with `filter` would consider, without sending anything: (selected, total lines).
+    public func count(_ filter: Filter) throws -> (selected: Int, total: Int) {
+        guard FileManager.default.fileExists(atPath: path) else { return (0, 0) }
+        let entries = try DeadLetterFile.read(path: path)
+        return (entries.filter { selected($0.letter, filter) }.count, entries.count)
+    }
+
+    /// Runs one replay.
+    ///
+    /// - Parameters:
+    ///   - filter: which lines.
+    ///   - dryRun: report what would be sent, send nothing, remove nothing.
+    ///   - client: the HTTP client to send with.
+    ///   - report: called for each selected line, in file order.
+    /// - Returns: the counts.
+    /// - Throws: ``ReplayError`` `.busy` when another replay runs; ``DeliveryLogError`` when the file cannot be read
+    ///   or rewritten (lines already removed stay removed; the rest stay).
+    public func run(
+        _ filter: Filter,
+        dryRun: Bool,
+        client: CurlClient,
+        report: (Event) -> Void
+    ) async throws -> Summary {
+        let lock = try ReplayLock(directory: dataDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        var summary = Summary()
+        guard FileManager.default.fileExists(atPath: path) else { return summary }
+        let entries = try DeadLetterFile.read(path: path)
+        var sentLines: [String] = []
+        for entry in entries {
+            guard let letter = entry.letter, selected(letter, filter) else {
+                summary.skipped += 1
+                continue
+            }
+            summary.selected += 1
+            let deliveryID = letter.deliveryID ?? "-"
+            guard let targetName = letter.target, let target = rules.target(named: targetName) else {
+                summary.unsendable += 1
+                report(.unsendable(deliveryID: deliveryID, target: letter.target))
+                continue
+            }
+            if dryRun {
+                summary.planned += 1
+                report(.wouldSend(deliveryID: deliveryID, target: targetName, url: RedactedURL.redact(target.url)))
+                continue
+            }
+            let body = Array(letter.payload.utf8)
+            var headers = DeliveryHeaders.make(
+                target: target,
+                deliveryID: letter.deliveryID ?? DeliveryID.make(),
+                rule: letter.rule,
+                attempt: nil,
+                body: body,
+                now: Timestamp.now()
+            )
+            headers.append((name: "X-Relay-Replay", value: "1"))
+            let request = HTTPRequest(
+                method: "POST",
+                url: target.url,
+                headers: headers,
+                body: body,
+                timeout: target.timeout,
+                connectTimeout: min(target.timeout, .seconds(5))
+            )
+            do {
+                let response = try await client.execute(request)
+                if (200..<300).contains(response.status) {
+                    summary.sent += 1
+                    sentLines.append(entry.rawLine)
+                    report(.sent(deliveryID: deliveryID, target: targetName, status: response.status))
+                    if sentLines.count >= removalBatch {
+                        try DeadLetterFile.rewrite(path: path, removing: sentLines)
+                        sentLines.removeAll(keepingCapacity: true)
+                    }
+                    continue
+                }
+                summary.failed += 1
+                report(.failed(deliveryID: deliveryID, target: targetName, reason: "HTTP \(response.status)"))
+            } catch {
+                summary.failed += 1
+                report(.failed(deliveryID: deliveryID, target: targetName, reason: "\(error)"))
+            }
+        }
+        if !sentLines.isEmpty {
+            try DeadLetterFile.rewrite(path: path, removing: sentLines)
+        }
+        return summary
+    }
+
+    private func selected(_ letter: DeadLetter?, _ filter: Filter) -> Bool {
+        guard let letter else { return false }
+        // Undecodable input has no target to send to.
+        if letter.target == nil && (letter.reason == .undecodable || letter.reason == .undecodableOverflow) {
+            return false
+        }
+        if let target = filter.target, letter.target != target { return false }
+        if let rule = filter.rule, letter.rule != rule { return false }
+        if let since = filter.since {
+            guard let time = Self.timestamp(letter.time), time >= since else { return false }
+        }
+        return true
+    }
+
+    /// The instant of an ISO 8601 time with or without fractional seconds, `Z` or an offset.
+    public static func timestamp(_ text: String) -> Timestamp? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        guard let date = withFraction.date(from: text) ?? plain.date(from: text) else { return nil }
+        return Timestamp(millisecondsSince1970: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+    }
+}

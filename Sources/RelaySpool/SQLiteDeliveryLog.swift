@@ -1,0 +1,152 @@
+import Logging
+import RelayCore
+import RelayLog
+import ServiceLifecycle
+import Synchronization
+
+/// The delivery log of one relay on one disk: the SQLite spool (`<data-dir>/spool.sqlite`) for pending deliveries
+/// and resend identities, and the dead-letter file (`<data-dir>/dead-letter.jsonl`) for give-ups
+/// (docs/architecture.md, "The delivery log").
+///
+/// Claims live in memory: a claimed row is handed to no other claim of this process until its outcome is committed or
+/// it is released; a restart forgets them, so whatever was in flight is due again (at least once).
+///
+/// As a `Service` it holds the files open while the relay runs and closes them when the service group stops it;
+/// place it first in the group so that it stops last.
+public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConvertible {
+    /// The spool: pending deliveries and resend identities.
+    public let spool: Spool
+    /// The dead-letter file.
+    public let deadLetters: DeadLetterFile
+    private let claimed = Mutex<[String: Set<Int64>]>([:])
+
+    /// Opens (creating if missing) `<directory>/spool.sqlite` and `<directory>/dead-letter.jsonl`.
+    ///
+    /// Blocks the calling thread for the open and the migration: call it at startup.
+    /// - Throws: ``DeliveryLogError`` `.io` or `.diskFull` when either cannot be opened or created.
+    public init(directory: String, configuration: SpoolConfiguration = .init(), logger: Logger) throws {
+        let deadLetters = try DeadLetterFile(directory: directory)
+        do {
+            self.spool = try Spool(directory: directory, configuration: configuration, logger: logger)
+        } catch {
+            deadLetters.close()
+            throw error
+        }
+        self.deadLetters = deadLetters
+    }
+
+    /// Wraps an open spool and dead-letter file (tests).
+    public init(spool: Spool, deadLetters: DeadLetterFile) {
+        self.spool = spool
+        self.deadLetters = deadLetters
+    }
+
+    public var description: String { "SQLiteDeliveryLog(\(spool.path))" }
+
+    /// Holds the log open until graceful shutdown, then closes it (waiting for submitted writes).
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+
+    public func append(_ records: [RecordDeliveries], at now: Timestamp) async throws -> [AppendOutcome] {
+        try await spool.append(records, at: now)
+    }
+
+    public func deadLetter(_ letters: [DeadLetter]) async throws {
+        try await deadLetters.append(letters)
+    }
+
+    public func claim(target: String, now: Timestamp, limit: Int) async throws -> [PendingDelivery] {
+        guard limit > 0 else { return [] }
+        let excluding = claimed.withLock { $0[target] ?? [] }
+        let rows = try await spool.due(target: target, now: now, limit: limit, excluding: excluding)
+        guard !rows.isEmpty else { return [] }
+        // Two claims of one target may race: keep only the rows nobody took in between.
+        return claimed.withLock { claimed in
+            var held = claimed[target] ?? []
+            var taken: [PendingDelivery] = []
+            taken.reserveCapacity(rows.count)
+            for row in rows where held.insert(row.sequence).inserted {
+                taken.append(row)
+            }
+            claimed[target] = held
+            return taken
+        }
+    }
+
+    public func nextDue(target: String) async throws -> Timestamp? {
+        let excluding = claimed.withLock { $0[target] ?? [] }
+        return try await spool.nextAttemptTime(target: target, excluding: excluding)
+    }
+
+    public func delivered(_ delivery: PendingDelivery) async throws {
+        try await spool.complete(rowID: delivery.sequence)
+        release(delivery)
+    }
+
+    public func retry(
+        _ delivery: PendingDelivery,
+        attempts: Int,
+        at: Timestamp,
+        lastStatus: Int?,
+        lastError: String?
+    ) async throws {
+        try await spool.reschedule(
+            rowID: delivery.sequence,
+            attempts: attempts,
+            nextAttemptAt: at,
+            lastStatus: lastStatus,
+            lastError: lastError
+        )
+        release(delivery)
+    }
+
+    public func deadLetter(_ delivery: PendingDelivery, _ letter: DeadLetter) async throws {
+        // The line first: if the process dies between the two, the delivery is dead-lettered twice, never lost.
+        // A caller that retries after a failed removal appends the line again: the same at-least-once.
+        try await deadLetters.append([letter])
+        try await spool.removeDeadLettered(rowID: delivery.sequence)
+        release(delivery)
+    }
+
+    /// Reads the dead-letter file (under its shared lock) and keeps its last `limit` letters.
+    public func recentDeadLetters(limit: Int) async throws -> [DeadLetter] {
+        guard limit > 0 else { return [] }
+        let path = deadLetters.path
+        let entries = try DeadLetterFile.read(path: path)
+        return Array(entries.compactMap(\.letter).suffix(limit))
+    }
+
+    public func release(_ delivery: PendingDelivery) {
+        claimed.withLock { claimed in
+            _ = claimed[delivery.target]?.remove(delivery.sequence)
+            if claimed[delivery.target]?.isEmpty == true { claimed[delivery.target] = nil }
+        }
+    }
+
+    public func pendingTargets() async throws -> [String] {
+        try await spool.pendingTargets()
+    }
+
+    public func pendingCount(target: String) async throws -> Int {
+        try await spool.pendingCount(target: target)
+    }
+
+    public var totals: DeliveryLogTotals {
+        DeliveryLogTotals(
+            pendingCount: spool.pendingCount,
+            pendingBytes: spool.pendingBytes,
+            resendIdentities: spool.resendIdentityCount
+        )
+    }
+
+    public func isWritable() async -> Bool {
+        await spool.isWritable()
+    }
+
+    public func close() async {
+        await spool.close()
+        deadLetters.close()
+    }
+}

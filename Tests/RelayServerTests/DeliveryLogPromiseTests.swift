@@ -1,0 +1,118 @@
+import Foundation
+import RelayCore
+import RelayDelivery
+import RelayLog
+import RelayServer
+import RelaySpool
+import RelayTestSupport
+import Synchronization
+import Testing
+
+/// The promises that rest on the delivery log, end to end on the real server: resends absorbed under concurrency and
+/// across restarts, attempts kept while a target's circuit is open, replay beside a running `serve`.
+@Suite(.timeLimit(.minutes(3)))
+struct DeliveryLogPromiseTests {
+    static func twoTargets(_ base: String) -> [String: String] {
+        [
+            "rules.json": """
+            {
+              "targets": {
+                "a": { "url": "\(base)/a", "retry": { "attempts": 5, "initialBackoff": "20ms" } },
+                "b": { "url": "\(base)/b", "retry": { "attempts": 5, "initialBackoff": "20ms" } }
+              },
+              "rules": [ { "name": "all", "match": {}, "to": ["a", "b"] } ]
+            }
+            """
+        ]
+    }
+
+    @Test func twentyConcurrentIdenticalPostsGiveOneDeliveryPerTargetAndARestartStillKnowsTheResend() async throws {
+        let body = try Fixtures.bytes("minio/put-image.json")
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let data = root + "/data"
+        try await Receiver.withReceiver { receiver in
+            let rules = Self.twoTargets(receiver.url(path: ""))
+            try await TestRelay.with(rules: rules, dataDirectory: data) { relay in
+                let answers = try await withThrowingTaskGroup(of: String.self) { group in
+                    for _ in 0..<20 {
+                        group.addTask { try await relay.post(body).body }
+                    }
+                    var all: [String] = []
+                    for try await answer in group { all.append(answer) }
+                    return all
+                }
+                #expect(answers.filter { $0.contains(#""status":"accepted""#) }.count == 1, "\(answers)")
+                #expect(answers.filter { $0.contains(#""status":"duplicate""#) }.count == 19)
+                _ = try await receiver.waitForRequests(count: 1, path: "/a")
+                _ = try await receiver.waitForRequests(count: 1, path: "/b")
+                try await relay.waitForEmptySpool()
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(receiver.requests(path: "/a").count == 1)
+                #expect(receiver.requests(path: "/b").count == 1)
+            }
+            // A new process on the same data directory: the resend is still recognised.
+            try await TestRelay.with(rules: rules, dataDirectory: data) { relay in
+                let again = try await relay.post(body)
+                #expect(again.status == 200)
+                #expect(again.body.contains(#""status":"duplicate""#), "\(again.body)")
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(receiver.requests.count == 2, "nothing delivered after the restart")
+            }
+        }
+    }
+
+    /// One event to a target that answers 503 for 20 s, then refuses connections for 20 s, then is back, with
+    /// `attempts: 6` and `initialBackoff: 100ms`: delivered, no dead letter. The first five failures open the
+    /// circuit; the probes that fail after that use no attempt.
+    @Test(.timeLimit(.minutes(2)))
+    func aTargetDownFortySecondsLosesNothingWhileItsCircuitIsOpen() async throws {
+        let body = try Fixtures.bytes("minio/put-image.json")
+        let attemptsSeen = Mutex(0)
+        // Phase 1: a receiver that answers 503; its port is the target's.
+        try await Receiver.withReceiver { _, _ in
+            attemptsSeen.withLock { $0 += 1 }
+            return ReceiverResponse(status: 503)
+        } _: { failing in
+            let port = failing.port
+            let rules = [
+                "rules.json": """
+                {
+                  "targets": {
+                    "hook": { "url": "http://127.0.0.1:\(port)/hook", "timeout": "1s",
+                              "retry": { "attempts": 6, "initialBackoff": "100ms", "maxBackoff": "1s" } }
+                  },
+                  "rules": [ { "name": "all", "match": {}, "to": ["hook"] } ]
+                }
+                """
+            ]
+            try await TestRelay.configured(
+                rules: rules,
+                { configuration in
+                    // Probe often, so that the test ends soon after the target is back; the promise is about counting.
+                    configuration.circuitBreaker.maxProbeInterval = .seconds(2)
+                }
+            ) { relay in
+                #expect(try await relay.post(body).status == 200)
+                try await Task.sleep(for: .seconds(20))
+                let during503 = attemptsSeen.withLock { $0 }
+                #expect(during503 >= 6, "the first five attempts and some probes reached the target")
+                #expect(try relay.deadLetters().isEmpty, "no dead letter while answering 503")
+                // Phase 2 is the failing receiver gone: nothing listens on its port (connection refused).
+                try await failing.stopListening()
+                try await Task.sleep(for: .seconds(20))
+                #expect(try relay.deadLetters().isEmpty, "no dead letter while refusing connections")
+                #expect(relay.relay.spool.pendingCount == 1)
+                // Phase 3: the target is back on the same port.
+                try await Receiver.withReceiver(port: port) { _, _ in
+                    ReceiverResponse(status: 204)
+                } _: { back in
+                    let delivered = try await back.waitForRequests(count: 1, path: "/hook", timeout: .seconds(15))
+                    #expect(delivered.first?.body == body)
+                    try await relay.waitForEmptySpool()
+                }
+                #expect(try relay.deadLetters().isEmpty)
+            }
+        }
+    }
+}
