@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end throughput of bucket-relay (release build) against baselines measured in the same run.
 #
-#   Benchmarks/throughput.sh [seconds] [connections]
+#   Benchmarks/throughput.sh [seconds] [connections]      (RELAY_BIN=path: measure that binary, build nothing)
 #
 # Load: wrk POSTing a real MinIO event body (Tests/Fixtures/minio/put-image.json), keep-alive.
 #  1. nginx `return 204` directly: the loopback HTTP ceiling of this machine.
@@ -22,8 +22,13 @@ trap cleanup EXIT
 for tool in nginx wrk; do
   command -v $tool >/dev/null || { echo "needs $tool (apt-get install nginx-light wrk)"; exit 2; }
 done
-swift build -c release --product bucket-relay >/dev/null
-BIN=$(swift build -c release --show-bin-path)/bucket-relay
+# RELAY_BIN=path uses that binary instead of building this checkout (to compare two builds in one session).
+if [ -n "${RELAY_BIN:-}" ]; then
+  BIN=$RELAY_BIN
+else
+  swift build -c release --product bucket-relay >/dev/null
+  BIN=$(swift build -c release --show-bin-path)/bucket-relay
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }

@@ -1,4 +1,5 @@
 import Foundation
+import RelayLog
 import RelaySpool
 
 #if canImport(Glibc)

@@ -61,23 +61,17 @@ public final class Relay: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.prometheus = prometheus
-        let ruleSet: RuleSet
-        switch RuleFiles.load(path: configuration.rulesPath, environment: configuration.environment) {
-        case .success(let loaded):
-            ruleSet = loaded
-        case .failure(let diagnostics):
+        do {
+            self.rules = try RuleSetStore.open(path: configuration.rulesPath, environment: configuration.environment)
+        } catch {
             throw RelayStartError(
                 code: .invalidRules,
                 message: "invalid rules in \(configuration.rulesPath)",
-                diagnostics: diagnostics
+                diagnostics: error
             )
         }
-        self.rules = RuleSetStore(path: configuration.rulesPath, initial: ruleSet)
         do {
-            try FileManager.default.createDirectory(
-                atPath: configuration.dataDirectory,
-                withIntermediateDirectories: true
-            )
+            try DataDirectoryFiles.prepare(configuration.dataDirectory)
             self.lock = try DataDirectoryLock(directory: configuration.dataDirectory)
             var spoolConfiguration = SpoolConfiguration()
             spoolConfiguration.maxPendingCount = configuration.spoolMaxCount
@@ -123,7 +117,7 @@ public final class Relay: Sendable {
         let app = Application(
             router: router,
             // A connection that sends nothing for this long is closed, so idle or stalled senders cannot pile up.
-            server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+            server: RelayHTTPServer.http1(idleTimeout: .seconds(configuration.idleTimeoutSeconds)),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "bucket-relay",
@@ -143,7 +137,7 @@ public final class Relay: Sendable {
                 .init(service: CurlClientService(client: client)),
                 .init(service: delivery),
                 .init(service: bodyDeadlines),
-                .init(service: RulesReloader(rules: rules, environment: configuration.environment, logger: logger)),
+                .init(service: RulesReloader(rules: rules, logger: logger)),
                 .init(service: app),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

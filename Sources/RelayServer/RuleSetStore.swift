@@ -5,15 +5,38 @@ import Synchronization
 /// The rule set in force, swapped atomically on reload.
 ///
 /// A rule set that fails to load is never half applied: the running set stays until a valid one replaces it
-/// (DESIGN §3).
+/// (docs/rules.md).
 public final class RuleSetStore: Sendable {
     private let state: Mutex<RuleSet>
     /// Where the rules are read from (`--rules`).
     public let path: String
+    /// The environment for `${NAME}` expansion, the same at every reload.
+    private let environment: [String: String]
 
-    public init(path: String, initial: RuleSet) {
+    /// Holds `initial`, read from `path` with `environment`.
+    public init(path: String, environment: [String: String], initial: RuleSet) {
         self.path = path
+        self.environment = environment
         self.state = Mutex(initial)
+    }
+
+    /// Reads, validates and compiles the rules at `path` (one file, or every `*.json` of a directory in name order)
+    /// with `environment` for `${NAME}` expansion: the one place rules are loaded, for `serve`, its reloads and every
+    /// command.
+    /// - Returns: the rule set, or every diagnostic (file, subject, field, reason).
+    public static func load(path: String, environment: [String: String]) -> Result<RuleSet, RuleSetDiagnostics> {
+        RuleFiles.load(path: path, environment: environment)
+    }
+
+    /// Loads the rules at `path` and holds them.
+    /// - Throws: the diagnostics when the rules are invalid.
+    public static func open(path: String, environment: [String: String]) throws(RuleSetDiagnostics) -> RuleSetStore {
+        switch load(path: path, environment: environment) {
+        case .success(let ruleSet):
+            return RuleSetStore(path: path, environment: environment, initial: ruleSet)
+        case .failure(let diagnostics):
+            throw diagnostics
+        }
     }
 
     /// The rule set in force.
@@ -24,8 +47,8 @@ public final class RuleSetStore: Sendable {
     /// Reads, validates and compiles the rules at `path`, and swaps them in only when valid.
     /// - Returns: the diagnostics when the new rule set is invalid (the running set stays), nil on success.
     @discardableResult
-    public func reload(environment: [String: String], logger: Logger) -> RuleSetDiagnostics? {
-        switch RuleFiles.load(path: path, environment: environment) {
+    public func reload(logger: Logger) -> RuleSetDiagnostics? {
+        switch Self.load(path: path, environment: environment) {
         case .success(let ruleSet):
             state.withLock { $0 = ruleSet }
             logger.info(

@@ -5,7 +5,6 @@ import UnixSignals
 /// Reloads the rules on SIGHUP: validate, then swap atomically; an invalid set leaves the running one in force.
 struct RulesReloader: Service, CustomStringConvertible {
     let rules: RuleSetStore
-    let environment: [String: String]
     let logger: Logger
 
     /// ServiceLifecycle logs services by description: never print the environment (it holds secrets).
@@ -14,7 +13,7 @@ struct RulesReloader: Service, CustomStringConvertible {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            rules.reload(environment: environment, logger: logger)
+            rules.reload(logger: logger)
         }
     }
 }

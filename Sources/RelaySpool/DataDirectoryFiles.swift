@@ -1,4 +1,5 @@
 import Foundation
+import RelayLog
 
 #if canImport(Glibc)
 import Glibc

@@ -9,25 +9,14 @@ struct Match: ParsableCommand {
         abstract: "Show which rules and targets each record of EVENT.json reaches (and, with --explain, why not)."
     )
 
-    @Option(help: "Rule file or directory of *.json rule files (RELAY_RULES). Default rules.")
-    var rules: String?
+    @OptionGroup var rules: RulesOptions
     @Flag(help: "Also say why each other rule did not match.")
     var explain = false
     @Argument(help: "Request bodies as a sender POSTs them (MinIO, AWS or RGW JSON); - reads standard input.")
     var events: [String]
 
     func run() throws {
-        let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
-        let ruleSet: RuleSet
-        switch RuleFiles.load(path: path, environment: ProcessEnvironment.values) {
-        case .success(let loaded):
-            ruleSet = loaded
-        case .failure(let diagnostics):
-            for diagnostic in diagnostics.diagnostics {
-                printError(diagnostic.description)
-            }
-            throw ExitCode(1)
-        }
+        let ruleSet = try rules.load()
         var failed = false
         for event in events {
             if events.count > 1 { print("== \(event)") }
@@ -70,7 +59,10 @@ struct Match: ParsableCommand {
     }
 
     private func describe(index: Int, record: EventRecord, ruleSet: RuleSet) {
-        print("record \(index): \(record.eventName) bucket=\(record.bucket) key=\(record.key)")
+        print(
+            "record \(index): \(LogText.escaped(record.eventName)) bucket=\(LogText.escaped(record.bucket)) "
+                + "key=\(LogText.escaped(record.key))"
+        )
         let matches = ruleSet.matcher.match(record)
         if matches.isEmpty {
             print("  no rule matched")
@@ -83,7 +75,7 @@ struct Match: ParsableCommand {
             if explanation.matched {
                 print("  rule \"\(explanation.rule)\": matched")
             } else {
-                print("  rule \"\(explanation.rule)\": no: \(explanation.reason ?? "")")
+                print("  rule \"\(explanation.rule)\": no: \(LogText.escaped(explanation.reason ?? ""))")
             }
         }
     }

@@ -16,22 +16,20 @@ struct Replay: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Directory holding dead-letter.jsonl (RELAY_DATA_DIR). Default data.")
-    var dataDir: String?
+    @OptionGroup var dataDirectory: DataDirectoryOptions
     @Option(help: "Only lines for this target.")
     var target: String?
     @Option(help: "Only lines of this rule.")
     var rule: String?
     @Option(help: "Only lines written at or after this time (ISO 8601, e.g. 2026-11-29T10:00:00Z).")
     var since: String?
-    @Option(help: "Rules to take target URLs, headers and secrets from (RELAY_RULES). Default rules.")
-    var rules: String?
+    @OptionGroup var rules: RulesOptions
     @Flag(help: "List what would be sent, send nothing.")
     var dryRun = false
 
     func run() async throws {
-        let directory = ProcessEnvironment.twin(dataDir, "DATA_DIR") ?? "data"
-        let rulesPath = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
+        let directory = dataDirectory.path
+        let rulesPath = rules.path
         guard FileManager.default.fileExists(atPath: rulesPath) else {
             printError(
                 "error: \(rulesPath): no such file or directory; replay sends only to targets of the rules, pass "
@@ -39,14 +37,7 @@ struct Replay: AsyncParsableCommand {
             )
             throw ExitCode(1)
         }
-        let ruleSet: RuleSet
-        switch RuleFiles.load(path: rulesPath, environment: ProcessEnvironment.values) {
-        case .success(let loaded):
-            ruleSet = loaded
-        case .failure(let diagnostics):
-            for diagnostic in diagnostics.diagnostics { printError(diagnostic.description) }
-            throw ExitCode(1)
-        }
+        let ruleSet = try rules.load()
         var filter = DeadLetterReplay.Filter(target: target, rule: rule)
         if let since {
             guard let parsed = DeadLetterReplay.timestamp(since) else {
@@ -66,16 +57,16 @@ struct Replay: AsyncParsableCommand {
             summary = try await replay.run(filter, dryRun: dryRun, client: client) { event in
                 switch event {
                 case .sent(let id, let target, let status):
-                    print("sent \(Text.escaped(id)) to \(Text.escaped(target)): HTTP \(status)")
+                    print("sent \(LogText.escaped(id)) to \(LogText.escaped(target)): HTTP \(status)")
                 case .failed(let id, let target, let reason):
-                    print("failed \(Text.escaped(id)) to \(Text.escaped(target)): \(Text.escaped(reason))")
+                    print("failed \(LogText.escaped(id)) to \(LogText.escaped(target)): \(LogText.escaped(reason))")
                 case .unsendable(let id, let target):
                     print(
-                        "cannot send \(Text.escaped(id)): target \"\(Text.escaped(target ?? "-"))\" is not in the "
+                        "cannot send \(LogText.escaped(id)): target \"\(LogText.escaped(target ?? "-"))\" is not in the "
                             + "rules (\(rulesPath)); add the target back to replay it"
                     )
                 case .wouldSend(let id, let target, let url):
-                    print("would send \(Text.escaped(id)) to \(Text.escaped(target)) \(Text.escaped(url))")
+                    print("would send \(LogText.escaped(id)) to \(LogText.escaped(target)) \(LogText.escaped(url))")
                 }
             }
         } catch let error as ReplayError {
@@ -94,22 +85,5 @@ struct Replay: AsyncParsableCommand {
                 + "be sent, \(summary.skipped) not selected"
         )
         if summary.failed > 0 || summary.unsendable > 0 { throw ExitCode(1) }
-    }
-}
-
-/// Escapes text printed to a terminal: control characters become `\u{…}` escapes, so a dead-letter line cannot move
-/// the cursor or forge output lines.
-enum Text {
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import RelayCore
+import RelayLog
 import RelayServer
 import RelaySpool
 
@@ -26,10 +27,8 @@ struct Serve: AsyncParsableCommand {
     var host: String?
     @Option(help: "TCP port (RELAY_PORT). Default 8080.")
     var port: Int?
-    @Option(help: "Rule file or directory of *.json rule files (RELAY_RULES). Default rules.")
-    var rules: String?
-    @Option(help: "Directory for spool.sqlite and dead-letter.jsonl (RELAY_DATA_DIR). Default data.")
-    var dataDir: String?
+    @OptionGroup var rules: RulesOptions
+    @OptionGroup var dataDirectory: DataDirectoryOptions
     @Option(help: "Require Authorization: Bearer TOKEN (RELAY_AUTH_TOKEN). Default none.")
     var authToken: String?
     @Option(
@@ -193,8 +192,8 @@ struct Serve: AsyncParsableCommand {
             }
             configuration.port = value
         }
-        if let rules = ProcessEnvironment.twin(rules, "RULES") { configuration.rulesPath = rules }
-        if let dataDir = ProcessEnvironment.twin(dataDir, "DATA_DIR") { configuration.dataDirectory = dataDir }
+        configuration.rulesPath = rules.path
+        configuration.dataDirectory = dataDirectory.path
         configuration.authToken = try resolveToken()
         if metricsAuth {
             configuration.metricsRequireToken = true

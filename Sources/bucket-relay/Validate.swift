@@ -8,26 +8,13 @@ struct Validate: ParsableCommand {
         abstract: "Check rules; print every problem as FILE: error: SUBJECT: FIELD: REASON and exit 1 if any."
     )
 
-    @Option(help: "Rule file or directory of *.json rule files (RELAY_RULES). Default rules.")
-    var rules: String?
+    @OptionGroup var rules: RulesOptions
 
     func run() throws {
-        let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
-        switch RuleFiles.load(path: path, environment: ProcessEnvironment.values) {
-        case .success(let ruleSet):
-            for warning in ruleSet.warnings {
-                printError(warning.description)
-            }
-            print("\(path): ok: \(ruleSet.targets.count) target(s), \(ruleSet.rules.count) rule(s)")
-        case .failure(let diagnostics):
-            for diagnostic in diagnostics.diagnostics {
-                printError(diagnostic.description)
-            }
-            let warnings = diagnostics.diagnostics.count - diagnostics.errors.count
-            printError(
-                "\(diagnostics.errors.count) error(s)" + (warnings > 0 ? ", \(warnings) warning(s)" : "")
-            )
-            throw ExitCode(1)
+        let ruleSet = try rules.load()
+        for warning in ruleSet.warnings {
+            printError(warning.description)
         }
+        print("\(rules.path): ok: \(ruleSet.targets.count) target(s), \(ruleSet.rules.count) rule(s)")
     }
 }

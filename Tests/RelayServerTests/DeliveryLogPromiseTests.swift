@@ -115,4 +115,16 @@ struct DeliveryLogPromiseTests {
             }
         }
     }
+
+    @Test func aGracefulStopClosesTheDeliveryLog() async throws {
+        let relay = try await TestRelay.with(rules: Self.twoTargets("http://127.0.0.1:1")) { relay in
+            #expect(await relay.relay.log.isWritable())
+            return relay.relay
+        }
+        // The service group stopped every service, the delivery log last: its files are closed.
+        #expect(await relay.log.isWritable() == false)
+        await #expect(throws: DeliveryLogError.self) {
+            try await relay.log.deadLetter([DeadLetter(time: "t", reason: .undecodable, payload: "{}")])
+        }
+    }
 }

@@ -75,6 +75,23 @@ struct OperatorLogTests {
         }
     }
 
+    @Test func matchPrintsKeysEscaped() async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let event = root + "/event.json"
+        let body =
+            #"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","#
+            + #""s3":{"bucket":{"name":"photos"},"object":{"key":"a%0Aforged%1B%5B31m.jpg","size":1}}}]}"#
+        try Data(body.utf8).write(to: URL(fileURLWithPath: event))
+        let result = try await RelayProcess.run([
+            "match", "--rules", Fixtures.packageRoot + "/rules", "--explain", event,
+        ])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains(#"key=a\u{a}forged\u{1b}[31m.jpg"#), "\(result.output)")
+        #expect(!result.output.contains("\u{1b}"), "no raw ESC reaches the terminal")
+        #expect(!result.output.contains("\nforged"), "no forged line")
+    }
+
     static func waitFor(_ text: String, in process: RelayProcess, timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !process.text.contains(text) {

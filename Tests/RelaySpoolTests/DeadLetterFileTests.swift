@@ -148,7 +148,11 @@ struct DeadLetterFileTests {
             let after = try DeadLetterFile.read(path: file.path)
             #expect(after.map(\.rawLine) == [before[0], before[2], before[4], before[5], before[6]].map(\.rawLine))
             #expect(after.map(\.letter) == [letters[0], letters[2], letters[4], letters[1], nil])
-            #expect(!FileManager.default.fileExists(atPath: file.path + ".tmp"))
+            let directory = (file.path as NSString).deletingLastPathComponent
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+                $0.hasPrefix(DeadLetterFile.fileName + ".tmp")
+            }
+            #expect(leftovers.isEmpty, "no temporary file left: \(leftovers)")
 
             let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
             #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o600 } == 0o600)

@@ -101,6 +101,8 @@ public struct DeadLetterReplay: Sendable {
     ) async throws -> Summary {
         let lock = try ReplayLock(directory: dataDirectory)
         defer { withExtendedLifetime(lock) {} }
+        // The rewrite replaces the file beside it: refuse a directory others could have prepared links in.
+        try DataDirectoryFiles.checkDirectory(dataDirectory)
         var summary = Summary()
         guard FileManager.default.fileExists(atPath: path) else { return summary }
         let entries = try DeadLetterFile.read(path: path)
