@@ -1,3 +1,5 @@
+import RelayCore
+
 /// The answer to one ``HTTPRequest``: any status, 4xx and 5xx included (they are not errors at this level).
 public struct HTTPResponse: Sendable {
     /// The HTTP status code, e.g. `200`, `503`.
@@ -26,20 +28,9 @@ public struct HTTPResponse: Sendable {
 
     /// The value of the first header field called `name` (ASCII case-insensitive), or `nil`.
     public func header(_ name: String) -> String? {
-        for field in headers where Self.equalsIgnoringASCIICase(field.name, name) {
+        for field in headers where ASCII.equalsIgnoringCase(field.name, name) {
             return field.value
         }
         return nil
-    }
-
-    static func equalsIgnoringASCIICase(_ lhs: String, _ rhs: String) -> Bool {
-        let left = lhs.utf8
-        let right = rhs.utf8
-        guard left.count == right.count else { return false }
-        for (a, b) in zip(left, right) where a != b {
-            // Fold ASCII letters only: 'A'...'Z' differ from 'a'...'z' by 0x20.
-            guard a | 0x20 == b | 0x20, (0x61...0x7A).contains(a | 0x20) else { return false }
-        }
-        return true
     }
 }

@@ -1,4 +1,5 @@
 import CCurl
+import RelayCore
 
 /// One request in flight through a ``CurlDriver``: the request, its continuation and the response buffers.
 ///
@@ -46,7 +47,7 @@ final class Transfer: @unchecked Sendable {
     /// `Content-Type:` (suppress libcurl's form type) unless the caller gave them.
     /// - Throws: ``TransportError`` with code `invalidRequest` for a bad method or header field.
     static func makeHeaderList(for request: HTTPRequest) throws(TransportError) -> UnsafeMutablePointer<curl_slist>? {
-        guard isToken(request.method) else {
+        guard ASCII.isToken(request.method) else {
             throw TransportError(
                 code: .invalidRequest,
                 message: "HTTP method \"\(request.method)\" is not a token; use a method such as POST or GET"
@@ -56,7 +57,7 @@ final class Transfer: @unchecked Sendable {
         var hasExpect = false
         var hasContentType = false
         for field in request.headers {
-            guard isToken(field.name), field.value.utf8.allSatisfy({ $0 != 0x0D && $0 != 0x0A && $0 != 0 }) else {
+            guard ASCII.isToken(field.name), field.value.utf8.allSatisfy({ $0 != 0x0D && $0 != 0x0A && $0 != 0 }) else {
                 curl_slist_free_all(list)
                 throw TransportError(
                     code: .invalidRequest,
@@ -64,8 +65,8 @@ final class Transfer: @unchecked Sendable {
                         "header \"\(field.name)\" has an invalid name or a CR, LF or NUL in its value; fix the header"
                 )
             }
-            if HTTPResponse.equalsIgnoringASCIICase(field.name, "Expect") { hasExpect = true }
-            if HTTPResponse.equalsIgnoringASCIICase(field.name, "Content-Type") { hasContentType = true }
+            if ASCII.equalsIgnoringCase(field.name, "Expect") { hasExpect = true }
+            if ASCII.equalsIgnoringCase(field.name, "Content-Type") { hasContentType = true }
             // "Name;" is libcurl's spelling of a field with an empty value ("Name:" would remove the field).
             let line = field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value
             guard let appended = curl_slist_append(list, line) else {
@@ -83,22 +84,6 @@ final class Transfer: @unchecked Sendable {
             list = appended
         }
         return list
-    }
-
-    /// RFC 9110 token: one or more visible ASCII characters other than separators.
-    private static func isToken(_ string: String) -> Bool {
-        guard !string.isEmpty else { return false }
-        for byte in string.utf8 {
-            switch byte {
-            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: continue
-            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-                UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-                continue
-            default: return false
-            }
-        }
-        return true
     }
 
     // MARK: libcurl callbacks (C function pointers: no captures; the context is an unretained `Transfer`)

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Prometheus
+import RelayCore
 import RelayDelivery
 import RelaySpool
 
@@ -165,7 +166,7 @@ enum RelayRoutes {
     /// True when `header` is `Bearer TOKEN` (the scheme is case-insensitive, RFC 9110 §11.1) with the expected token.
     static func bearerMatches(_ header: String, _ token: String) -> Bool {
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        guard parts.count == 2, ASCII.equalsIgnoringCase(parts[0], "bearer") else { return false }
         return constantTimeEqual(String(parts[1]).trimmingCharacters(in: .whitespaces), token)
     }
 

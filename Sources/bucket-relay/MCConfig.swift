@@ -11,10 +11,21 @@ struct MCConfig: ParsableCommand {
 
     @Option(help: "Rule file or directory of *.json rule files (RELAY_RULES). Default rules.")
     var rules: String?
-    @Option(help: "The mc alias of the MinIO server.")
-    var alias: String = "minio"
-    @Option(help: "The ARN of MinIO's webhook target for the relay (see `mc admin info --json`).")
-    var arn: String = "arn:minio:sqs::RELAY:webhook"
+    @Option(
+        help: ArgumentHelp(
+            "The mc alias of the MinIO server, as set with `mc alias set ALIAS URL KEY SECRET`.",
+            discussion: "Each line reads `mc event add ALIAS/BUCKET ARN …`."
+        )
+    )
+    var alias: String = MinioConfigGenerator.defaultAlias
+    @Option(
+        help: ArgumentHelp(
+            "The ARN of the relay's webhook target in MinIO: arn:minio:sqs::ID:webhook, where ID is the name after "
+                + "`notify_webhook:` (the default is for `notify_webhook:relay`).",
+            discussion: "`mc admin info --json ALIAS` lists the ARNs MinIO knows (under `sqsARN`)."
+        )
+    )
+    var arn: String = MinioConfigGenerator.defaultARN
 
     func run() throws {
         let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RelayCore
@@ -139,6 +140,37 @@ import Testing
     func widensKeyFiltersMinIOCannotExpress(_ prefixes: [String]?, _ suffixes: [String]?, _ expected: [String]) {
         let pairs = MinioConfigGenerator.keyFilters(prefixes: prefixes, suffixes: suffixes)
         #expect(pairs.map { "\($0.0 ?? "-")|\($0.1 ?? "-")" } == expected)
+    }
+
+    @Test func defaultsAreTheREADMEsAliasAndWebhookTarget() {
+        #expect(MinioConfigGenerator.defaultAlias == "myminio")
+        #expect(MinioConfigGenerator.defaultTargetID == "relay")
+        #expect(MinioConfigGenerator.defaultARN == "arn:minio:sqs::relay:webhook")
+        #expect(
+            MinioConfigGenerator.webhookARN(targetID: "PRIMARY", region: "us-east-1")
+                == "arn:minio:sqs:us-east-1:PRIMARY:webhook"
+        )
+        let ruleSet = R.ruleSet(
+            #"{"targets": {"t": {"url": "http://t/"}}, "rules": [{"name": "r", "to": "t", "match": "#
+                + #"{"event": "s3:ObjectCreated:Put", "bucket": "photos"}}]}"#
+        )
+        #expect(
+            MinioConfigGenerator.lines(for: ruleSet) == [
+                #"# bucket "photos": rules "r""#,
+                "mc event add myminio/photos arn:minio:sqs::relay:webhook --event put",
+            ]
+        )
+    }
+
+    /// The README configures MinIO with `mc admin config set myminio notify_webhook:relay`: the lines printed with
+    /// the defaults must fit that setup as written.
+    @Test func readmeUsesTheDefaults() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let alias = MinioConfigGenerator.defaultAlias
+        #expect(readme.contains("mc admin config set \(alias) notify_webhook:\(MinioConfigGenerator.defaultTargetID) "))
+        #expect(readme.contains("mc event add \(alias)/photos \(MinioConfigGenerator.defaultARN) "))
     }
 
     @Test func quotesShellWordsThatNeedIt() {

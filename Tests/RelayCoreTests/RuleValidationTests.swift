@@ -221,6 +221,125 @@ import Testing
         )
     }
 
+    /// One rule for `*` in `prefix` and `suffix`: refused wherever it stands, the same statement first, then the fix.
+    @Test(
+        arguments: [
+            (#"{"prefix": "uploads/*"}"#, #"2:46: error: rule "r": match.prefix: "uploads/*""#, #"write "uploads/""#),
+            (#"{"prefix": "uploads**"}"#, #"2:46: error: rule "r": match.prefix: "uploads**""#, #"write "uploads""#),
+            (#"{"prefix": "*"}"#, #"2:46: error: rule "r": match.prefix: "*""#, #"remove "prefix" to match every key"#),
+            (
+                #"{"prefix": "*/x"}"#, #"2:46: error: rule "r": match.prefix: "*/x""#,
+                #"write the literal start of the key here, and its end in "suffix" if needed"#
+            ),
+            (
+                #"{"prefix": "uploads/*/x"}"#, #"2:46: error: rule "r": match.prefix: "uploads/*/x""#,
+                #"write the literal start of the key here, e.g. "uploads/", and its end in "suffix" if needed"#
+            ),
+            (
+                #"{"prefix": ["a/", "b/*"]}"#, #"2:53: error: rule "r": match.prefix[1]: "b/*""#,
+                #"write "b/" (a prefix matches every key that starts with it)"#
+            ),
+            (#"{"suffix": "*"}"#, #"2:46: error: rule "r": match.suffix: "*""#, #"remove "suffix" to match every key"#),
+            (
+                #"{"suffix": "*.jpg"}"#, #"2:46: error: rule "r": match.suffix: "*.jpg""#,
+                #"write ".jpg" (a suffix matches every key that ends with it)"#
+            ),
+            (#"{"suffix": "**.jpg"}"#, #"2:46: error: rule "r": match.suffix: "**.jpg""#, #"write ".jpg""#),
+            (
+                #"{"suffix": "photos/*.jpg"}"#, #"2:46: error: rule "r": match.suffix: "photos/*.jpg""#,
+                #"write the literal end of the key here, e.g. ".jpg", and its start in "prefix" if needed"#
+            ),
+            (
+                #"{"suffix": ".jpg*"}"#, #"2:46: error: rule "r": match.suffix: ".jpg*""#,
+                #"write the literal end of the key here, and its start in "prefix" if needed"#
+            ),
+            (
+                #"{"not": {"suffix": "*.png"}}"#, #"2:54: error: rule "r": match.not.suffix: "*.png""#,
+                #"write ".png""#
+            ),
+        ]
+    )
+    func refusesAStarAnywhereInPrefixOrSuffix(match: String, location: String, fix: String) throws {
+        let lines = R.diagnostics(R.singleRule(match: match))
+        try #require(lines.count == 1)
+        let line = lines[0]
+        #expect(line.hasPrefix("rules/a.json:" + location + #" holds "*", but prefix and suffix values are literal, "#))
+        #expect(line.contains("not patterns; " + fix))
+    }
+
+    @Test func aStarWithACombiningMarkIsStillAStar() {
+        // "*" + U+0301 is one Character; the hint must not offer a value that still holds "*".
+        let lines = R.diagnostics(R.singleRule(match: #"{"suffix": "*\u0301.jpg"}"#))
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasSuffix("write \"\u{301}.jpg\" (a suffix matches every key that ends with it)") == true)
+    }
+
+    @Test func prefixesAndSuffixesWithoutAStarStillLoad() {
+        let ruleSet = R.ruleSet(R.singleRule(match: #"{"prefix": ["uploads/", "a?b["], "suffix": [".jpg", "~"]}"#))
+        #expect(ruleSet.rules.first?.match.prefixes == ["uploads/", "a?b["])
+        #expect(ruleSet.rules.first?.match.suffixes == [".jpg", "~"])
+    }
+
+    /// A rule file whose target `t` has the headers object `headers` (written as JSON).
+    static func targetWithHeaders(_ headers: String) -> String {
+        #"{"targets": {"t": {"url": "http://127.0.0.1:9/", "headers": "# + headers + "}},\n"
+            + #" "rules": [{"name": "r", "to": ["t"]}]}"#
+    }
+
+    @Test(
+        arguments: [
+            (#""a\nb""#, "a line feed (0x0A)"),
+            (#""a\r\nX-Evil: 1""#, "a carriage return (0x0D)"),
+            (#""a\u0000b""#, "a NUL (0x00)"),
+            (#""a\tb""#, "a tab (0x09)"),
+            (#""\u001B[31m""#, "the control character 0x1B"),
+            (#""a\u007Fb""#, "a DEL (0x7F)"),
+        ]
+    )
+    func refusesHeaderValuesWithControlCharacters(value: String, named: String) {
+        let lines = R.diagnostics(Self.targetWithHeaders(#"{"X-A": "# + value + "}"))
+        #expect(
+            lines == [
+                #"rules/a.json:1:69: error: target "t": headers.X-A: the value holds "# + named
+                    + "; header values may hold no control characters, remove it"
+            ]
+        )
+    }
+
+    @Test(arguments: ["abc\r\nX-Evil: 1", "abc\n", "\u{0}abc", "a\u{7F}"])
+    func refusesHeaderValuesWhoseEnvironmentValueHoldsAControlCharacter(token: String) {
+        let lines = R.diagnostics(
+            Self.targetWithHeaders(#"{"Authorization": "Bearer ${TOKEN}"}"#),
+            environment: ["TOKEN": token]
+        )
+        #expect(lines.count == 1)
+        let line = lines.first ?? ""
+        #expect(line.hasPrefix(#"rules/a.json:1:79: error: target "t": headers.Authorization: the value holds "#))
+        #expect(line.contains("after ${...} expansion (an environment variable's value holds it)"))
+        // The value (a secret, often) is never printed.
+        #expect(!line.contains("abc") && !line.contains("X-Evil"))
+    }
+
+    @Test func refusesHeaderNamesWithControlCharacters() {
+        let lines = R.diagnostics(Self.targetWithHeaders(#"{"X-A\n": "1", "X\u0000": "2"}"#))
+        #expect(
+            lines == [
+                #"rules/a.json:1:62: error: target "t": headers.X-A\n: not a valid header name; use letters, digits "#
+                    + "and !#$%&'*+-.^_`|~ only",
+                #"rules/a.json:1:76: error: target "t": headers.X\u{0}: not a valid header name; use letters, digits "#
+                    + "and !#$%&'*+-.^_`|~ only",
+            ]
+        )
+    }
+
+    @Test func keepsHeaderValuesWithSpacesAndNonASCIIText() {
+        let ruleSet = R.ruleSet(
+            Self.targetWithHeaders(#"{"X-A": "Bearer ${TOKEN}", "X-B": "café au lait"}"#),
+            environment: ["TOKEN": "a b=c"]
+        )
+        #expect(ruleSet.target(named: "t")?.headers.map(\.value) == ["Bearer a b=c", "café au lait"])
+    }
+
     @Test func rejectsEmptyListsBecauseTheyMatchNothing() {
         let lines = R.diagnostics(
             #"""

@@ -52,11 +52,11 @@ extension EventDecoder {
         switch value.kind {
         case .object(let members):
             if let duplicate = duplicateMember(in: members) { return duplicate }
-            for member in members {
-                switch member.value.kind {
+            for index in members.indices {
+                switch members[index].value.kind {
                 case .object, .array:
-                    if var duplicate = duplicateMember(within: member.value) {
-                        duplicate.path.insert(.key(member.key), at: 0)
+                    if var duplicate = duplicateMember(within: members[index].value) {
+                        duplicate.path.insert(.key(members[index].key), at: 0)
                         return duplicate
                     }
                 default:
@@ -65,10 +65,10 @@ extension EventDecoder {
             }
             return nil
         case .array(let elements):
-            for (index, element) in elements.enumerated() {
-                switch element.kind {
+            for index in elements.indices {
+                switch elements[index].kind {
                 case .object, .array:
-                    if var duplicate = duplicateMember(within: element) {
+                    if var duplicate = duplicateMember(within: elements[index]) {
                         duplicate.path.insert(.index(index), at: 0)
                         return duplicate
                     }
@@ -87,11 +87,22 @@ extension EventDecoder {
     static func duplicateMember(in members: [JSONMember]) -> DuplicateMember? {
         let count = members.count
         if count < 2 { return nil }
-        if count <= pairwiseDuplicateLimit, members.allSatisfy({ $0.key.utf8.allSatisfy { $0 < 0x80 } }) {
+        if count <= pairwiseDuplicateLimit, members.indices.allSatisfy({ isASCII(members[$0].key) }) {
             for second in 1..<count {
-                let name = members[second].key
-                for first in 0..<second where ASCII.equalsIgnoringCase(members[first].key, name) {
-                    return DuplicateMember(path: [.key(name)], name: name, firstName: members[first].key)
+                let name = members[second].key.utf8
+                let length = name.count
+                let last = ASCII.lowercased(name.last ?? 0)
+                for first in 0..<second {
+                    // Length and last letter first: most pairs differ there, and cost no walk over the names.
+                    let other = members[first].key.utf8
+                    guard other.count == length, ASCII.lowercased(other.last ?? 0) == last,
+                        ASCII.equalsIgnoringCase(members[first].key, members[second].key)
+                    else { continue }
+                    return DuplicateMember(
+                        path: [.key(members[second].key)],
+                        name: members[second].key,
+                        firstName: members[first].key
+                    )
                 }
             }
             return nil
@@ -106,10 +117,16 @@ extension EventDecoder {
         return nil
     }
 
+    /// Whether `name` is ASCII only, read from its contiguous UTF-8 without a copy.
+    private static func isASCII(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in bytes.allSatisfy { $0 < 0x80 } }
+    }
+
     /// The form two names share when receivers may take them for one: ASCII letters lowered for an ASCII name,
     /// upper-cased then lower-cased otherwise.
     static func foldedName(_ name: String) -> String {
-        if name.utf8.allSatisfy({ $0 < 0x80 }) { return name.lowercased() }
+        if isASCII(name) { return name.lowercased() }
         return name.uppercased().lowercased()
     }
 }

@@ -5,8 +5,10 @@
 /// optional fields such as `requestParameters`, `userMetadata` or `contentType`) and strict where routing depends on
 /// a field: a record without an `eventName`, bucket name or key string, with a `size` that is not a non-negative
 /// integer, with a key that does not unescape, or with a wrong-typed `eventSource`, `contentType` or metadata is
-/// undecodable. Informational fields of the wrong type (`eventTime`, `awsRegion`, `sequencer`, `versionId`,
-/// `eventId`, `responseElements`) are treated as absent.
+/// undecodable. So is a record (or a body, at its top level or in the envelope's members) in which one object
+/// names a member twice, ignoring case, or that lists one metadata name twice: the relay would route on one copy
+/// while a receiver may read the other (see `duplicateMember(within:)`). Informational fields of the wrong type
+/// (`eventTime`, `awsRegion`, `sequencer`, `versionId`, `eventId`, `responseElements`) are treated as absent.
 public enum EventDecoder {
     /// Decodes one request body.
     /// - Parameter body: the request body as received.

@@ -1,12 +1,14 @@
 extension String {
-    /// The string in double quotes with `"`, `\` and control characters escaped, for diagnostics and messages.
-    var quotedForMessage: String {
+    /// The string in double quotes with `"`, `\` and control characters escaped, for diagnostics and messages:
+    /// LF, CR and HTAB become `\n`, `\r`, `\t`, other control characters and DEL `\u{XX}` (ESC is `\u{1b}`). The
+    /// result holds no control character, so a value from a request or a file cannot break or forge a line.
+    public var quotedForMessage: String {
         "\"" + escaped(quotes: true) + "\""
     }
 
     /// The string with `\` and control characters escaped as in `quotedForMessage`, without quotes: for field paths
-    /// that hold keys taken from a file, so that a diagnostic stays on one line.
-    var escapedForMessage: String {
+    /// that hold keys taken from a file or a request, so that a diagnostic or a log line stays one line.
+    public var escapedForMessage: String {
         escaped(quotes: false)
     }
 

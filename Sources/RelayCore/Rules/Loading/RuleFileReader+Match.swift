@@ -21,19 +21,13 @@ extension RuleFileReader {
         if let member = fields["prefix"] {
             spec.prefixes = readList(member.value, subject: subject, path: path + ".prefix", what: "key") { text in
                 if text.isEmpty { return "an empty prefix matches every key; remove \"prefix\" instead" }
-                if text.hasSuffix("*") {
-                    return "prefixes are literal, not patterns: write \(String(text.dropLast()).quotedForMessage)"
-                }
-                return nil
+                return Self.wildcardProblem(text, in: .prefix)
             }
         }
         if let member = fields["suffix"] {
             spec.suffixes = readList(member.value, subject: subject, path: path + ".suffix", what: "key") { text in
                 if text.isEmpty { return "an empty suffix matches every key; remove \"suffix\" instead" }
-                if text.hasPrefix("*") {
-                    return "suffixes are literal, not patterns: write \(String(text.dropFirst()).quotedForMessage)"
-                }
-                return nil
+                return Self.wildcardProblem(text, in: .suffix)
             }
         }
         if let member = fields["contentType"] {
@@ -173,6 +167,46 @@ extension RuleFileReader {
             return .failure(EventProblem(code: .unknownEvent, message: "unknown event \(text.quotedForMessage)" + hint))
         }
         return .success(name)
+    }
+
+    /// The two key fields that compare literal text.
+    enum KeyField: String {
+        case prefix
+        case suffix
+    }
+
+    /// Why a `prefix` or `suffix` value holding `*` is refused, with the fix; nil when it holds none.
+    ///
+    /// One rule for both fields, wherever the `*` stands: values are literal (a key may hold `*`, but a rule
+    /// holding one is far more often a pattern written by mistake), so any `*` is refused at load rather than
+    /// compared as text that no key was meant to match. The hint names the literal value that does what the
+    /// pattern meant where there is one (`uploads/*` → `"uploads/"`, `*.jpg` → `".jpg"`, `*` → remove the field),
+    /// and otherwise how to split the pattern between `prefix` and `suffix`.
+    static func wildcardProblem(_ text: String, in field: KeyField) -> String? {
+        let star = UInt8(ascii: "*")
+        guard text.utf8.contains(star) else { return nil }
+        let stated = "\(text.quotedForMessage) holds \"*\", but prefix and suffix values are literal, not patterns; "
+        // Split on the byte: `*` is ASCII, so the pieces are valid UTF-8 (a `*` with a combining mark is split too).
+        let literal = text.utf8.filter { $0 != star }
+        if literal.isEmpty {
+            return stated + "remove \"\(field.rawValue)\" to match every key"
+        }
+        let headBytes = text.utf8.prefix { $0 != star }
+        let tailBytes = text.utf8.reversed().prefix { $0 != star }.reversed()
+        let head = String(decoding: headBytes, as: UTF8.self)
+        let tail = String(decoding: tailBytes, as: UTF8.self)
+        switch field {
+        case .prefix where headBytes.count == literal.count:
+            return stated + "write \(head.quotedForMessage) (a prefix matches every key that starts with it)"
+        case .suffix where tailBytes.count == literal.count:
+            return stated + "write \(tail.quotedForMessage) (a suffix matches every key that ends with it)"
+        case .prefix:
+            let example = head.isEmpty ? "" : ", e.g. \(head.quotedForMessage)"
+            return stated + "write the literal start of the key here\(example), and its end in \"suffix\" if needed"
+        case .suffix:
+            let example = tail.isEmpty ? "" : ", e.g. \(tail.quotedForMessage)"
+            return stated + "write the literal end of the key here\(example), and its start in \"prefix\" if needed"
+        }
     }
 
     /// Why `text` is not `type/subtype`, `type/*` or `*/*`, or nil.

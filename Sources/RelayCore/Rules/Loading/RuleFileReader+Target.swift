@@ -152,13 +152,19 @@ extension RuleFileReader {
             guard let expanded = expand(text, at: member.value.range.lowerBound, subject: subject, path: path) else {
                 continue
             }
-            if expanded.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+            // A CR or LF would end the header line and start another (header injection), NUL ends it early in
+            // C code, and the other control characters (HTAB and DEL included) have no place in a webhook header.
+            if let control = expanded.utf8.first(where: ASCII.isControl) {
+                let origin =
+                    ASCII.containsControl(text)
+                    ? "" : " after ${...} expansion (an environment variable's value holds it)"
                 report(
                     .invalidValue,
                     at: member.value.range.lowerBound,
                     subject: subject,
                     field: path,
-                    "the value holds a line break or NUL (after ${...} expansion); remove it"
+                    "the value holds \(Self.controlCharacterName(control))\(origin); header values may hold no "
+                        + "control characters, remove it"
                 )
                 continue
             }
@@ -255,6 +261,19 @@ extension RuleFileReader {
             secrets.append(secret)
         }
         return secrets
+    }
+
+    /// A control character named for a message, never the character itself: `a line feed (0x0A)`.
+    static func controlCharacterName(_ byte: UInt8) -> String {
+        let hex = "0x" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+        switch byte {
+        case 0x00: return "a NUL (\(hex))"
+        case 0x09: return "a tab (\(hex))"
+        case 0x0A: return "a line feed (\(hex))"
+        case 0x0D: return "a carriage return (\(hex))"
+        case 0x7F: return "a DEL (\(hex))"
+        default: return "the control character \(hex)"
+        }
     }
 
     /// Standard base64, padded or not, at least one byte.

@@ -29,9 +29,28 @@ public enum MinioConfigGenerator {
     /// The most (prefix, suffix) combinations emitted per rule and bucket before the filter is widened.
     public static let maximumCombinations = 16
 
+    /// The mc alias of the MinIO server when none is given: `myminio`, as in the README's
+    /// `mc admin config set myminio notify_webhook:relay …` (`bucket-relay mc-config --alias`).
+    public static let defaultAlias = "myminio"
+
+    /// The identifier of the relay's webhook target in MinIO when none is given: `relay`, the `ID` of the README's
+    /// `notify_webhook:relay` (or of `MINIO_NOTIFY_WEBHOOK_ENABLE_relay`).
+    public static let defaultTargetID = "relay"
+
+    /// The ARN MinIO gives the webhook target `notify_webhook:<targetID>`: `arn:minio:sqs:<region>:<targetID>:webhook`
+    /// (MinIO's `internal/event/target` ARN format; the region is empty unless the server sets one), as listed by
+    /// `mc admin info --json` and taken by `mc event add`.
+    public static func webhookARN(targetID: String, region: String = "") -> String {
+        "arn:minio:sqs:\(region):\(targetID):webhook"
+    }
+
+    /// The ARN when none is given: `arn:minio:sqs::relay:webhook` (`bucket-relay mc-config --arn`).
+    public static let defaultARN = webhookARN(targetID: defaultTargetID)
+
     /// The commands (and `#` comment lines) for `ruleSet`, for the MinIO alias `alias` (as in `mc alias set`) and
-    /// the ARN of the relay's webhook target (e.g. `arn:minio:sqs::relay:webhook`).
-    public static func lines(for ruleSet: RuleSet, alias: String, arn: String) -> [String] {
+    /// the ARN of the relay's webhook target (e.g. `arn:minio:sqs::relay:webhook`); both default to the README's
+    /// (`defaultAlias`, `defaultARN`).
+    public static func lines(for ruleSet: RuleSet, alias: String = defaultAlias, arn: String = defaultARN) -> [String] {
         var notes: [String] = []
         var filters: [Filter] = []
         var bucketOrder: [String] = []

@@ -6,7 +6,8 @@ public struct Target: Sendable {
     public var name: String
     /// An `http://` or `https://` URL.
     public var url: String
-    /// Extra request headers, in file order. Names are HTTP tokens, unique ignoring case; values hold no CR or LF.
+    /// Extra request headers, in file order. Names are HTTP tokens, unique ignoring case; values hold no control
+    /// character (C0, so CR, LF, NUL and HTAB, or DEL), also after `${NAME}` expansion.
     public var headers: [(name: String, value: String)]
     /// The payload format; default `.minio`.
     public var format: TargetFormat
