@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Checks docker-compose.yaml without a Docker engine: parses it, checks the wiring, then runs the same relay and
-example receiver on loopback exactly as the compose file configures them and sends a MinIO webhook through.
+"""Checks docker-compose.yaml and the Dockerfile without a Docker engine: parses them, checks the wiring, checks that
+the Dockerfile's build context holds what Package.swift needs, runs the `mc` one-shot's script against a stub `mc`
+(it must fail when a command fails, and wait for MinIO), then runs the same relay and example receiver on loopback
+exactly as the compose file configures them and sends a MinIO webhook through.
 
     python3 Tests/compose/check_compose.py --binary .build/debug/bucket-relay
 
+The full build of the Dockerfile's context with its own command is Tests/compose/check_dockerfile_build.sh (long).
 Exit 0 when every check passes; prints one line per check.
 """
 import argparse
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -31,15 +35,17 @@ def check(ok, what):
 
 
 def interpolate(value):
-    """Compose's `${VAR}` / `${VAR:-default}` interpolation, from this process's environment."""
+    """Compose's `${VAR}` / `${VAR:-default}` interpolation, from this process's environment; `$$` is a `$`."""
     import re
 
     def replace(match):
+        if match.group(0) == "$$":
+            return "$"
         name, default = match.group(1), match.group(3)
         return os.environ.get(name) or (default if default is not None else "")
 
     if isinstance(value, str):
-        return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}", replace, value)
+        return re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}", replace, value)
     if isinstance(value, dict):
         return {k: interpolate(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -74,6 +80,146 @@ def wait_port(port, timeout=20):
     return False
 
 
+def one_shot_script(service):
+    """The shell text the one-shot runs: `entrypoint: ["/bin/sh", "-c"]` with the script as `command`, or the
+    script inside the entrypoint."""
+    entrypoint = service.get("entrypoint", [])
+    command = service.get("command", [])
+    words = (entrypoint if isinstance(entrypoint, list) else shlex.split(entrypoint)) + (
+        command if isinstance(command, list) else [command]
+    )
+    if len(words) >= 3 and words[0].endswith("sh") and words[1] == "-c":
+        return words[2]
+    return " ".join(words)
+
+
+def check_one_shot(script):
+    """Runs the one-shot's script with a stub `mc` first on PATH: every command must run while all succeed, the script
+    must stop with a non-zero status at the first failing command, and it must wait until MinIO answers."""
+    with tempfile.TemporaryDirectory() as work:
+        stub = os.path.join(work, "mc")
+        calls = os.path.join(work, "calls")
+        with open(stub, "w", encoding="utf-8") as f:
+            f.write(
+                "#!/bin/sh\n"
+                'echo "$*" >> "$MC_CALLS"\n'
+                'case "$1 $2" in "$MC_FAIL") exit 1 ;; esac\n'
+                'if [ "$1 $2" = "alias set" ] && [ "$(grep -c "^alias set" "$MC_CALLS")" -le "${MC_DOWN:-0}" ]; then\n'
+                "  exit 1\n"
+                "fi\n"
+                "exit 0\n"
+            )
+        os.chmod(stub, 0o755)
+
+        def run(fail="", down=0):
+            if os.path.exists(calls):
+                os.remove(calls)
+            env = dict(os.environ, PATH=work + os.pathsep + os.environ.get("PATH", ""), MC_CALLS=calls,
+                       MC_FAIL=fail, MC_DOWN=str(down))
+            result = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, timeout=120)
+            made = open(calls, encoding="utf-8").read().splitlines() if os.path.exists(calls) else []
+            return result.returncode, made
+
+        status, made = run()
+        check(status == 0 and any(c.startswith("event add") for c in made),
+              "the one-shot exits 0 when every mc command succeeds (%d calls)" % len(made))
+        status, made = run(fail="event add")
+        check(status != 0, "the one-shot exits non-zero when `mc event add` fails (status %d)" % status)
+        check(not any(c.startswith("event list") for c in made), "the one-shot stops at the first failing command")
+        status, made = run(fail="mb --ignore-existing")
+        check(status != 0 and not any(c.startswith("event add") for c in made),
+              "the one-shot exits non-zero when `mc mb` fails, before adding the notification")
+        status, made = run(down=2)
+        check(status == 0 and sum(c.startswith("alias set") for c in made) == 3,
+              "the one-shot retries `mc alias set` until MinIO answers (2 failures, then success)")
+
+
+def check_receiver_lines():
+    """The example receiver prints one whole line per request, also when requests arrive together, and says why when
+    its port is taken (make run relies on both)."""
+    port = free_port()
+    ready = tempfile.mktemp(prefix="receiver-ready-")
+    receiver = subprocess.Popen([sys.executable, str(ROOT / "examples/receiver/receiver.py"), "--port", str(port),
+                                 "--ready-file", ready], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(ready) and time.time() < deadline and receiver.poll() is None:
+            time.sleep(0.05)
+        if not check(os.path.exists(ready), "the example receiver writes its --ready-file once bound"):
+            return
+        taken = subprocess.run([sys.executable, str(ROOT / "examples/receiver/receiver.py"), "--port", str(port)],
+                               capture_output=True, timeout=10)
+        check(taken.returncode == 1 and b"Address already in use" in taken.stderr and b"Traceback" not in taken.stderr,
+              "a second receiver on the same port exits 1 with one line saying so: %s" % taken.stderr.decode().strip())
+        count = 60
+
+        answered = []
+
+        def post(i):
+            request = urllib.request.Request("http://127.0.0.1:%d/p%d" % (port, i), data=b'{"Records":[]}',
+                                             headers={"webhook-id": "msg_%d" % i, "X-Relay-Attempt": "1"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    answered.append(response.status)
+            except OSError as error:
+                answered.append(str(error))
+
+        import threading
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        receiver.terminate()
+        out, _ = receiver.communicate(timeout=10)
+        if os.path.exists(ready):
+            os.remove(ready)
+    check(answered == [204] * count, "the example receiver answers %d concurrent requests 204: %s"
+          % (count, sorted(set(map(str, answered)))))
+    lines = out.decode().splitlines()
+    whole = [line for line in lines if re.match(r"^POST /p(\d+) id=msg_\1 attempt=1 ", line)]
+    check(len(lines) == count and len(whole) == count,
+          "the example receiver prints one whole line per request for %d concurrent requests (%d lines, %d whole)"
+          % (count, len(lines), len(whole)))
+
+
+def check_dockerfile_context():
+    """The Dockerfile's build stage, its context after .dockerignore, and Package.swift agree."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import dockerfile_context as dc
+
+    all_stages = dc.stages(ROOT / "Dockerfile")
+    build = [s for s in all_stages if s["name"] == "build"]
+    if not check(len(build) == 1, "the Dockerfile has a stage named build"):
+        return
+    build = build[0]
+    runs = [r for r in build["runs"] if "swift build" in r]
+    check(len(runs) == 1 and "-c release" in runs[0] and "--static-swift-stdlib" in runs[0],
+          "the build stage builds the release binary with --static-swift-stdlib")
+    check(dc.ignored(".build/release/bucket-relay", dc.ignore_patterns(ROOT))
+          and dc.ignored("Tests/.build/x", dc.ignore_patterns(ROOT))
+          and not dc.ignored("Sources/RelayCore/JSON/JSONParser.swift", dc.ignore_patterns(ROOT)),
+          ".dockerignore keeps .build out of the context and Sources in")
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            copied = set(dc.copy_stage(ROOT, build, work))
+        except SystemExit as error:
+            check(False, "the build stage's COPY lines find their sources: %s" % error)
+            return
+        check("Package.swift" in copied, "the build context holds Package.swift")
+        missing = [f for f in dc.manifest_folders(Path(work) / "Package.swift") if not Path(work, f).is_dir()]
+        check(not missing, "the build context holds the folder of every target Package.swift declares%s"
+              % (": missing " + ", ".join(missing) if missing else ""))
+    runtime = all_stages[-1]
+    froms = [c for c in runtime["copies"] if any(f.startswith("--from=build") for f in c[0])]
+    binary = froms[0][1][0] if froms else ""
+    produced = os.path.relpath(binary, build["workdir"]) if binary.startswith(build["workdir"] + "/") else None
+    check(produced is not None and bool(runs) and produced in runs[0],
+          "the runtime stage copies the binary from where the build command installs it (%s)" % binary)
+    check(any(c[1] == ["rules"] for c in runtime["copies"]), "the runtime stage ships the shipped rules/")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=str(ROOT / ".build/debug/bucket-relay"))
@@ -102,11 +248,20 @@ def main():
     check(len(rules_mount) == 1, "the relay's rules are mounted from the project at RELAY_RULES")
     check(any(v.split(":")[1] == relay_env.get("RELAY_DATA_DIR") for v in volumes), "the data dir is on a volume")
     check(relay.get("build") == ".", "the relay is built from the Dockerfile")
-    mc_entry = services["mc"].get("entrypoint", "")
-    check("mc event add" in mc_entry and "arn:minio:sqs::%s:webhook" % target_id in mc_entry,
+    mc = services["mc"]
+    mc_script = one_shot_script(mc)
+    check("mc event add" in mc_script and "arn:minio:sqs::%s:webhook" % target_id in mc_script,
           "the mc one-shot adds the event notification for this target's ARN")
+    check(mc.get("restart") == "on-failure", "the mc one-shot is restarted when it fails (restart: on-failure)")
+    check_one_shot(mc_script)
+    for name in ("minio", "mc"):
+        image = services[name].get("image", "")
+        check(re.match(r"^quay\.io/minio/(minio|mc):RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$", image) is not None,
+              "the %s image is pulled from quay.io, pinned to a release: %s" % (name, image))
     dockerfile = (ROOT / "Dockerfile").read_text()
     check("bucket-relay" in dockerfile and 'CMD ["serve"]' in dockerfile, "the Dockerfile runs `bucket-relay serve`")
+    check_dockerfile_context()
+    check_receiver_lines()
 
     receiver = services["receiver"]
     receiver_cmd = receiver["command"]

@@ -2,12 +2,14 @@
 """An example downstream service for bucket-relay: prints every event it receives.
 
 Standard library only. It answers 204 by default; --status makes it answer something else (to watch the
-relay retry), --log FILE appends one JSON line per request (path, headers, body) for scripts to inspect.
+relay retry), --log FILE appends one JSON line per request (path, headers, body) for scripts to inspect,
+--ready-file FILE is written once the port is bound (so that a script can tell "listening" from "failed to start").
 
     python3 examples/receiver/receiver.py --port 9000
 """
 import argparse
 import json
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +23,17 @@ def main() -> int:
     parser.add_argument("--status", type=int, default=204, help="HTTP status to answer (default 204)")
     parser.add_argument("--log", help="append one JSON line per request to this file")
     parser.add_argument("--quiet", action="store_true", help="print nothing per request")
+    parser.add_argument("--ready-file", help="write this file once the port is bound")
     args = parser.parse_args()
     lock = threading.Lock()
+
+    def say(stream, text: str) -> None:
+        """One line, in one write, flushed: lines of concurrent requests never run into each other."""
+        data = (text.replace("\r", "\\r").replace("\n", "\\n") + "\n").encode("utf-8", "replace")
+        with lock:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(stream.fileno(), view):]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -44,9 +55,9 @@ def main() -> int:
                     summary = "%s %s" % (record.get("eventName"), where)
                 except (ValueError, AttributeError, IndexError, TypeError):
                     pass
-                print("%s %s id=%s attempt=%s %s" % (
+                say(sys.stdout, "%s %s id=%s attempt=%s %s" % (
                     self.command, self.path, self.headers.get("webhook-id"), self.headers.get("X-Relay-Attempt"),
-                    summary), flush=True)
+                    summary))
             if args.log:
                 with lock, open(args.log, "a", encoding="utf-8") as f:
                     f.write(json.dumps(entry) + "\n")
@@ -57,8 +68,18 @@ def main() -> int:
         def log_message(self, format: str, *items: object) -> None:  # quiet the default access log
             pass
 
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    print("receiver listening on http://%s:%d" % (args.host, args.port), file=sys.stderr, flush=True)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the relay opens up to a target's maxInFlight connections at once
+
+    try:
+        server = Server((args.host, args.port), Handler)
+    except OSError as error:
+        say(sys.stderr, "receiver: cannot listen on %s:%d: %s" % (args.host, args.port, error.strerror or error))
+        return 1
+    say(sys.stderr, "receiver listening on http://%s:%d" % (args.host, args.port))
+    if args.ready_file:
+        with open(args.ready_file, "w", encoding="utf-8") as f:
+            f.write("%d\n" % os.getpid())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
