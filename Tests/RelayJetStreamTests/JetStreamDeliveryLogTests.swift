@@ -1,0 +1,147 @@
+import Logging
+import RelayCore
+import RelayJetStream
+import RelayLog
+import Testing
+
+/// What the JetStream log promises beyond the contract: several relays on one set of streams, stream limits as
+/// `.full`, an unreachable NATS as `.unavailable`. Each test runs its own real `nats-server -js` on loopback.
+@Suite(.timeLimit(.minutes(2)))
+struct JetStreamDeliveryLogTests {
+    private static func open(_ server: NATSServer, maxPendingCount: Int64? = nil) async throws -> JetStreamDeliveryLog {
+        try await JetStreamDeliveryLog.open(
+            JetStreamConfiguration(servers: [server.url], maxPendingCount: maxPendingCount),
+            logger: .quiet
+        )
+    }
+
+    private static func delivery(_ id: String, target: String = "a") -> NewDelivery {
+        NewDelivery(
+            deliveryID: id,
+            target: target,
+            rule: "rule-1",
+            payload: Array("payload-\(id)".utf8),
+            createdAt: Timestamp(millisecondsSince1970: 1_000)
+        )
+    }
+
+    private static let now = Timestamp(millisecondsSince1970: 2_000)
+
+    @Test func twoRelaysShareOneConsumerAndAClosedRelaysHoldingsGoToTheOther() async throws {
+        try await NATSServer.with { server in
+            let first = try await Self.open(server)
+            let second = try await Self.open(server)
+            defer { Task { await second.close() } }
+            _ = try await first.append(
+                [RecordDeliveries(identity: nil, deliveries: (0..<4).map { Self.delivery("d\($0)") })],
+                at: Self.now
+            )
+            let byFirst = try await first.claim(target: "a", now: Self.now, limit: 2)
+            let bySecond = try await second.claim(target: "a", now: Self.now, limit: 10)
+            #expect(byFirst.count == 2)
+            #expect(bySecond.count == 2, "the second relay gets what the first did not take")
+            #expect(Set(byFirst.map(\.deliveryID)).isDisjoint(with: bySecond.map(\.deliveryID)))
+            #expect(try await second.claim(target: "a", now: Self.now, limit: 10).isEmpty)
+
+            await first.close()  // naks what it held: the other relay takes it at once, not after the ack wait
+            var taken: [PendingDelivery] = []
+            for _ in 0..<50 where taken.count < 2 {
+                taken += try await second.claim(target: "a", now: Self.now, limit: 10)
+                if taken.count < 2 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(Set(taken.map(\.deliveryID)) == Set(byFirst.map(\.deliveryID)))
+            for delivery in taken + bySecond { try await second.delivered(delivery) }
+            #expect(try await second.pendingCount(target: "a") == 0)
+        }
+    }
+
+    @Test func aResendThroughAnotherRelayIsADuplicate() async throws {
+        try await NATSServer.with { server in
+            let first = try await Self.open(server)
+            let second = try await Self.open(server)
+            defer {
+                Task {
+                    await first.close()
+                    await second.close()
+                }
+            }
+            let identity = ResendIdentity(["rq", "request-1", "sequencer-1"])
+            let stored = try await first.append(
+                [RecordDeliveries(identity: identity, deliveries: [Self.delivery("d1")])],
+                at: Self.now
+            )
+            let resent = try await second.append(
+                [RecordDeliveries(identity: identity, deliveries: [Self.delivery("d1")])],
+                at: Self.now
+            )
+            #expect(stored != [.duplicate])
+            #expect(resent == [.duplicate])
+            #expect(try await second.pendingCount(target: "a") == 1)
+        }
+    }
+
+    @Test func aRetryCarriesItsAttemptsToAnotherRelay() async throws {
+        try await NATSServer.with { server in
+            let first = try await Self.open(server)
+            let second = try await Self.open(server)
+            defer {
+                Task {
+                    await first.close()
+                    await second.close()
+                }
+            }
+            _ = try await first.append(
+                [RecordDeliveries(identity: nil, deliveries: [Self.delivery("d1")])],
+                at: Self.now
+            )
+            let claimed = try #require(try await first.claim(target: "a", now: Self.now, limit: 1).first)
+            try await first.retry(claimed, attempts: 4, at: Self.now, lastStatus: 502, lastError: "HTTP 502\r\nsplit")
+            let again = try #require(try await second.claim(target: "a", now: Self.now, limit: 1).first)
+            #expect(again.deliveryID == "d1")
+            #expect(again.attempts == 4)
+            #expect(again.lastStatus == 502)
+            #expect(again.lastError == "HTTP 502 split", "a header value is one line")
+            #expect(again.payload == claimed.payload)
+            #expect(again.sequence != claimed.sequence, "a retry is a new message")
+            #expect(try await second.pendingCount(target: "a") == 1)
+        }
+    }
+
+    @Test func aFullStreamRefusesWithFullAndKeepsWhatItHas() async throws {
+        try await NATSServer.with { server in
+            let log = try await Self.open(server, maxPendingCount: 2)
+            defer { Task { await log.close() } }
+            _ = try await log.append(
+                [RecordDeliveries(identity: nil, deliveries: [Self.delivery("d1"), Self.delivery("d2")])],
+                at: Self.now
+            )
+            await #expect {
+                try await log.append([RecordDeliveries(identity: nil, deliveries: [Self.delivery("d3")])], at: Self.now)
+            } throws: { error in
+                (error as? DeliveryLogError)?.code == .full
+            }
+            #expect(try await log.pendingCount(target: "a") == 2)
+            #expect(await log.isWritable())
+        }
+    }
+
+    @Test func anUnreachableServerIsUnavailable() async throws {
+        let server = try await NATSServer.start()
+        let url = server.url
+        let log = try await Self.open(server)
+        defer { Task { await log.close() } }
+        #expect(await log.isWritable())
+        server.stop()
+        #expect(!(await log.isWritable()), "/readyz fails while NATS is away")
+        await #expect {
+            try await log.append([RecordDeliveries(identity: nil, deliveries: [Self.delivery("d1")])], at: Self.now)
+        } throws: { error in
+            (error as? DeliveryLogError)?.code == .unavailable
+        }
+        await #expect {
+            try await JetStreamDeliveryLog.open(JetStreamConfiguration(servers: [url]), logger: .quiet)
+        } throws: { error in
+            (error as? DeliveryLogError)?.code == .unavailable
+        }
+    }
+}
