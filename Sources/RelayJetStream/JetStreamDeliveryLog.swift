@@ -70,28 +70,23 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         var lastPrune: Timestamp?
     }
 
-    private init(connection: NatsConnection, configuration: JetStreamConfiguration, logger: Logger) {
-        self.connection = connection
-        self.configuration = configuration
-        self.logger = logger
-    }
-
-    /// Connects to NATS and creates or updates the streams.
+    /// Connects to NATS and creates or updates the streams, blocking the calling thread (for a synchronous startup
+    /// path; prefer ``open(_:logger:)`` from async code).
     /// - Throws: ``DeliveryLogError`` `.unavailable` when no server can be reached; `.io` when JetStream refuses a
-    ///   stream (e.g. JetStream not enabled, or a stream of that name with settings that cannot be changed).
-    public static func open(
-        _ configuration: JetStreamConfiguration,
-        logger: Logger
-    ) async throws -> JetStreamDeliveryLog {
-        let connection = try await Blocking.run { try NatsConnection(configuration) }
+    ///   stream (JetStream not enabled, or a stream of that name with settings that cannot be changed, such as its
+    ///   retention).
+    public init(configuration: JetStreamConfiguration, logger: Logger) throws {
+        let connection = try NatsConnection(configuration)
         do {
-            try await Blocking.run { try ensureStreams(connection, configuration) }
+            try Self.ensureStreams(connection, configuration)
         } catch {
             connection.close()
             throw error
         }
-        let log = JetStreamDeliveryLog(connection: connection, configuration: configuration, logger: logger)
-        await log.refreshTotals()
+        self.connection = connection
+        self.configuration = configuration
+        self.logger = logger
+        if let totals = try? Self.readTotals(connection, configuration) { state.withLock { $0.totals = totals } }
         logger.info(
             "Delivery log on JetStream",
             metadata: [
@@ -100,7 +95,15 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
                 "jetstream.replicas": "\(configuration.replicas)",
             ]
         )
-        return log
+    }
+
+    /// Connects to NATS and creates or updates the streams, off the cooperative pool.
+    /// - Throws: as ``init(configuration:logger:)``.
+    public static func open(
+        _ configuration: JetStreamConfiguration,
+        logger: Logger
+    ) async throws -> JetStreamDeliveryLog {
+        try await Blocking.run { try JetStreamDeliveryLog(configuration: configuration, logger: logger) }
     }
 
     private static func ensureStreams(_ connection: NatsConnection, _ configuration: JetStreamConfiguration) throws {
@@ -653,18 +656,23 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
     private func refreshTotals() async {
         let connection = self.connection
         let configuration = self.configuration
-        let totals = try? await Blocking.run(on: totalsQueue) { () throws -> DeliveryLogTotals in
-            let deliveries = try connection.streamState(configuration.deliveriesStream)
-            let identities = try connection.streamState(configuration.identitiesStream)
-            let totals = DeliveryLogTotals(
-                pendingCount: Int(clamping: deliveries.messages),
-                pendingBytes: Int64(clamping: deliveries.bytes),
-                resendIdentities: Int(clamping: identities.messages)
-            )
+        _ = try? await Blocking.run(on: totalsQueue) {
+            let totals = try Self.readTotals(connection, configuration)
             self.state.withLock { $0.totals = totals }
-            return totals
         }
-        _ = totals
+    }
+
+    private static func readTotals(
+        _ connection: NatsConnection,
+        _ configuration: JetStreamConfiguration
+    ) throws -> DeliveryLogTotals {
+        let deliveries = try connection.streamState(configuration.deliveriesStream)
+        let identities = try connection.streamState(configuration.identitiesStream)
+        return DeliveryLogTotals(
+            pendingCount: Int(clamping: deliveries.messages),
+            pendingBytes: Int64(clamping: deliveries.bytes),
+            resendIdentities: Int(clamping: identities.messages)
+        )
     }
 
     private enum Header {
