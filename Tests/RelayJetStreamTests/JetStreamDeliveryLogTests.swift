@@ -166,6 +166,50 @@ struct JetStreamDeliveryLogTests {
         }
     }
 
+    /// A crash of a single NATS server (R1) loses nothing it acked a publish for, but it may bring back a message
+    /// acked just before (nats-server 2.9 records a work-queue removal and a consumer's acks lazily), handed out again
+    /// after the ack wait: at least once, never lost. Here the retried delivery's original may come back beside its
+    /// copy; the copy keeps its attempts.
+    @Test func whatWasAppendedSurvivesANATSCrashAndTheLogReconnectsByItself() async throws {
+        try await NATSServer.with { server in
+            // A short ack wait: a message whose ack the crash lost is handed out again after it.
+            let log = try await JetStreamDeliveryLog.open(
+                JetStreamConfiguration(
+                    servers: [server.url],
+                    targetSettings: { _ in JetStreamTargetSettings(ackWait: .seconds(2), maxAckPending: 100) }
+                ),
+                logger: .quiet
+            )
+            defer { Task { await log.close() } }
+            _ = try await log.append(
+                [RecordDeliveries(identity: nil, deliveries: (0..<3).map { Self.delivery("d\($0)") })],
+                at: Self.now
+            )
+            let claimed = try #require(try await log.claim(target: "a", now: Self.now, limit: 1).first)
+            try await log.retry(claimed, attempts: 1, at: Self.now, lastStatus: 503, lastError: "HTTP 503")
+
+            try await server.crashAndRestart()
+            var writable = false
+            for _ in 0..<100 where !writable {
+                try await Task.sleep(for: .milliseconds(100))
+                writable = await log.isWritable()
+            }
+            #expect(writable, "the log reconnects to the restarted server by itself")
+            let pending = try await log.pendingCount(target: "a")
+            #expect((3...4).contains(pending), "the three deliveries, and perhaps the retried one's original")
+            var again: [PendingDelivery] = []
+            for _ in 0..<100 where again.count < pending {
+                again += try await log.claim(target: "a", now: Self.now, limit: 10)
+                if again.count < pending { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(again.count == pending)
+            #expect(Set(again.map(\.deliveryID)) == ["d0", "d1", "d2"], "nothing appended is lost")
+            #expect(again.contains { $0.deliveryID == claimed.deliveryID && $0.attempts == 1 }, "the retry's copy")
+            for delivery in again { try await log.delivered(delivery) }
+            #expect(try await log.pendingCount(target: "a") == 0)
+        }
+    }
+
     @Test func anUnreachableServerIsUnavailable() async throws {
         let server = try await NATSServer.start()
         let url = server.url

@@ -7,7 +7,7 @@ final class NATSServer: @unchecked Sendable {
     /// `nats://127.0.0.1:PORT`.
     let url: String
     let directory: String
-    private let process: Process
+    private var process: Process
 
     private init(url: String, directory: String, process: Process) {
         self.url = url
@@ -31,14 +31,28 @@ final class NATSServer: @unchecked Sendable {
     }
 
     static func start() async throws -> NATSServer {
-        guard let executable else { throw NATSServerError("nats-server not found: apt-get install nats-server") }
         let directory = "/tmp/relay-jetstream-tests-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (url, process) = try await launch(directory: directory, port: -1)
+        return NATSServer(url: url, directory: directory, process: process)
+    }
+
+    /// Kills the server (SIGKILL, as a crash would) and starts it again on the same port and store.
+    func crashAndRestart() async throws {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let port = url.split(separator: ":").last.flatMap { Int($0) } ?? -1
+        let (_, process) = try await Self.launch(directory: directory, port: port)
+        self.process = process
+    }
+
+    /// Starts nats-server on `port` (-1: a free one, which the server writes to its ports file).
+    private static func launch(directory: String, port: Int) async throws -> (String, Process) {
+        guard let executable else { throw NATSServerError("nats-server not found: apt-get install nats-server") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        // Port -1: the server picks a free one and writes it to the ports file.
         process.arguments = [
-            "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", "\(directory)/store", "--ports_file_dir", directory,
+            "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", "\(directory)/store", "--ports_file_dir", directory,
             "-l", "\(directory)/nats-server.log",
         ]
         process.standardOutput = FileHandle.nullDevice
@@ -50,7 +64,7 @@ final class NATSServer: @unchecked Sendable {
             if let data = FileManager.default.contents(atPath: portsFile),
                 let ports = try? JSONDecoder().decode(Ports.self, from: data), let url = ports.nats.first
             {
-                return NATSServer(url: url, directory: directory, process: process)
+                return (url, process)
             }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(50))
