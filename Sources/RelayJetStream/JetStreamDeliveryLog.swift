@@ -143,17 +143,28 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
 
     // MARK: Service
 
-    /// Keeps held deliveries alive (progress acks) and the totals fresh until graceful shutdown, then closes.
+    /// Keeps held deliveries alive (progress acks) and the totals fresh until graceful shutdown, then closes. Every
+    /// minute, removes acked deliveries that a NATS crash left in the stream.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            var rounds = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(2))
                 if Task.isCancelled { break }
                 await self.keepHeldAlive()
+                rounds += 1
+                if rounds % 30 == 0 { await self.removeAckedLeftovers() }
                 await self.refreshTotals()
             }
         }
         await close()
+    }
+
+    private func removeAckedLeftovers() async {
+        let consumers = state.withLock { Array($0.consumers.values) }
+        for consumer in consumers {
+            _ = try? await Blocking.run { self.removeAckedLeftovers(consumer) }
+        }
     }
 
     private func keepHeldAlive() async {
@@ -626,7 +637,31 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
                 settings: settings
             )
             self.state.withLock { $0.consumers[target] = consumer }
+            self.removeAckedLeftovers(consumer)
             return consumer
+        }
+    }
+
+    /// Deletes the target's messages at or below its consumer's ack floor: acked, so no longer pending, yet still in
+    /// the stream when a NATS server crashed before it recorded their removal (nats-server 2.9 records work-queue
+    /// removals lazily). The consumer never hands them out again; without this they would count as pending for ever.
+    /// Best effort; blocking.
+    private func removeAckedLeftovers(_ consumer: TargetConsumer) {
+        let stream = configuration.deliveriesStream
+        do {
+            guard let state = try connection.consumerState(stream: stream, durable: consumer.durable),
+                state.ackFloor > 0
+            else { return }
+            try connection.purge(
+                stream: stream,
+                below: state.ackFloor + 1,
+                subject: configuration.deliveriesSubject(target: consumer.target)
+            )
+        } catch {
+            logger.debug(
+                "Cannot remove acked deliveries left in the stream",
+                metadata: ["target.name": "\(consumer.target)", "error": "\(error)"]
+            )
         }
     }
 

@@ -29,6 +29,8 @@ extension NatsConnection {
         /// Messages handed out and not yet acked (in flight, waiting, or nak'd with a delay).
         var ackPending: Int64
         var maxAckPending: Int64
+        /// Every stream sequence up to this one is acked.
+        var ackFloor: UInt64
     }
 
     /// Creates or updates (idempotently) a stream with one subject filter.
@@ -184,13 +186,16 @@ extension NatsConnection {
         }
     }
 
-    /// Removes every message below `sequence`.
-    func purge(stream: String, below sequence: UInt64) throws(DeliveryLogError) {
+    /// Removes every message below `sequence` (of `subject` only, when given).
+    func purge(stream: String, below sequence: UInt64, subject: String? = nil) throws(DeliveryLogError) {
         var code = jsErrCode(rawValue: 0)
-        var options = jsOptions()
-        jsOptions_Init(&options)
-        options.Stream.Purge.Sequence = sequence
-        let status = js_PurgeStream(jetStream, stream, &options, &code)
+        let status = withOptionalCString(subject) { subject in
+            var options = jsOptions()
+            jsOptions_Init(&options)
+            options.Stream.Purge.Sequence = sequence
+            options.Stream.Purge.Subject = subject
+            return js_PurgeStream(jetStream, stream, &options, &code)
+        }
         guard status == NATS_OK else {
             throw NatsFailure.error(status, code, "cannot purge \(stream) below \(sequence)")
         }
@@ -238,7 +243,8 @@ extension NatsConnection {
         return ConsumerState(
             pending: info.pointee.NumPending,
             ackPending: info.pointee.NumAckPending,
-            maxAckPending: info.pointee.Config?.pointee.MaxAckPending ?? 0
+            maxAckPending: info.pointee.Config?.pointee.MaxAckPending ?? 0,
+            ackFloor: info.pointee.AckFloor.Stream
         )
     }
 

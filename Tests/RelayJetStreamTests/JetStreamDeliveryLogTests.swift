@@ -173,13 +173,11 @@ struct JetStreamDeliveryLogTests {
     @Test func whatWasAppendedSurvivesANATSCrashAndTheLogReconnectsByItself() async throws {
         try await NATSServer.with { server in
             // A short ack wait: a message whose ack the crash lost is handed out again after it.
-            let log = try await JetStreamDeliveryLog.open(
-                JetStreamConfiguration(
-                    servers: [server.url],
-                    targetSettings: { _ in JetStreamTargetSettings(ackWait: .seconds(2), maxAckPending: 100) }
-                ),
-                logger: .quiet
+            let configuration = JetStreamConfiguration(
+                servers: [server.url],
+                targetSettings: { _ in JetStreamTargetSettings(ackWait: .seconds(2), maxAckPending: 100) }
             )
+            let log = try await JetStreamDeliveryLog.open(configuration, logger: .quiet)
             defer { Task { await log.close() } }
             _ = try await log.append(
                 [RecordDeliveries(identity: nil, deliveries: (0..<3).map { Self.delivery("d\($0)") })],
@@ -198,15 +196,32 @@ struct JetStreamDeliveryLogTests {
             let pending = try await log.pendingCount(target: "a")
             #expect((3...4).contains(pending), "the three deliveries, and perhaps the retried one's original")
             var again: [PendingDelivery] = []
-            for _ in 0..<100 where again.count < pending {
-                again += try await log.claim(target: "a", now: Self.now, limit: 10)
-                if again.count < pending { try await Task.sleep(for: .milliseconds(100)) }
+            let complete = { (taken: [PendingDelivery]) in
+                Set(taken.map(\.deliveryID)) == ["d0", "d1", "d2"]
+                    && taken.contains { $0.deliveryID == claimed.deliveryID && $0.attempts == 1 }
             }
-            #expect(again.count == pending)
-            #expect(Set(again.map(\.deliveryID)) == ["d0", "d1", "d2"], "nothing appended is lost")
-            #expect(again.contains { $0.deliveryID == claimed.deliveryID && $0.attempts == 1 }, "the retry's copy")
+            for _ in 0..<100 where !complete(again) {
+                again += try await log.claim(target: "a", now: Self.now, limit: 10)
+                if !complete(again) { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(complete(again), "nothing appended is lost, and the retry's copy keeps its attempts")
             for delivery in again { try await log.delivered(delivery) }
-            #expect(try await log.pendingCount(target: "a") == 0)
+            // What is left: a message whose ack the crash lost (handed out again after the ack wait), or one acked
+            // before the crash that still sits in the stream, never handed out again (the consumer's ack floor is
+            // past it), which a relay removes when it opens the consumer (and every minute).
+            await log.close()
+            let reopened = try await JetStreamDeliveryLog.open(configuration, logger: .quiet)
+            defer { Task { await reopened.close() } }
+            var left = try await reopened.pendingCount(target: "a")
+            for _ in 0..<60 where left > 0 {
+                for delivery in try await reopened.claim(target: "a", now: Self.now, limit: 10) {
+                    #expect(delivery.deliveryID == claimed.deliveryID, "only the retried one can come twice")
+                    try await reopened.delivered(delivery)
+                }
+                left = try await reopened.pendingCount(target: "a")
+                if left > 0 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(left == 0)
         }
     }
 
