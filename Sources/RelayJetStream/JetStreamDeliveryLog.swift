@@ -412,8 +412,9 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
 
     public func nextDue(target: String) async throws -> Timestamp? {
         try checkOpen()
+        // No fetch here: what this relay holds has known due times; what it does not hold is due as far as it knows,
+        // and fetching it only to look would keep it from the other relays.
         let consumer = try await consumer(for: target)
-        try await fetch(consumer, batch: 64)
         let held = consumer.held.withLock { held in held.parked.values.map(\.delivery.nextAttemptAt).min() }
         let connection = self.connection
         let stream = configuration.deliveriesStream
