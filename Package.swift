@@ -150,7 +150,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayJetStreamTests",
-            dependencies: ["RelayJetStream", "RelayLog", "RelayCore", "RelayTestSupport"],
+            dependencies: ["RelayJetStream", "RelayLog", "RelayCore", "RelayDelivery", "RelayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
