@@ -141,6 +141,11 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
 
     public var description: String { "JetStreamDeliveryLog(\(configuration.deliveriesStream))" }
 
+    /// The largest message the NATS server accepts, in bytes (its `max_payload`, 1 MB unless configured), headers
+    /// included: a delivery whose payload and headers exceed it cannot be appended (`.io`), so a relay should refuse
+    /// to start with a larger body limit.
+    public var maxMessageBytes: Int64 { connection.maxPayload }
+
     // MARK: Service
 
     /// Keeps held deliveries alive (progress acks) and the totals fresh until graceful shutdown, then closes. Every

@@ -93,6 +93,9 @@ final class NatsConnection: @unchecked Sendable {
 
     var isConnected: Bool { natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED }
 
+    /// The largest message the server accepts (its `max_payload`, default 1 MB), headers included.
+    var maxPayload: Int64 { natsConnection_GetMaxPayload(connection) }
+
     /// Closes the connection: later calls fail at once (`NATS_CONNECTION_CLOSED`); memory goes with the last user.
     func close() { natsConnection_Close(connection) }
 
@@ -208,6 +211,12 @@ enum NatsFailure {
         if let code, code.rawValue != 0 { message += " [JetStream error \(code.rawValue)]" }
         if isLimit(code, detail) {
             return DeliveryLogError(code: .full, message: message + "; the stream is at its limit")
+        }
+        if status == NATS_MAX_PAYLOAD {
+            return DeliveryLogError(
+                code: .io,
+                message: message + "; raise max_payload in the NATS server configuration above the largest body"
+            )
         }
         switch status {
         case NATS_NO_SERVER, NATS_CONNECTION_CLOSED, NATS_CONNECTION_DISCONNECTED, NATS_TIMEOUT, NATS_NO_RESPONDERS,

@@ -163,6 +163,7 @@ struct JetStreamDeliveryLogTests {
             }
             #expect(try await log.pendingCount(target: "a") == 2)
             #expect(await log.isWritable())
+            #expect(log.maxMessageBytes == 1_048_576, "nats-server's default max_payload")
         }
     }
 
