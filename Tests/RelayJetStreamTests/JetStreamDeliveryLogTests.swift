@@ -2,6 +2,7 @@ import Logging
 import RelayCore
 import RelayJetStream
 import RelayLog
+import ServiceLifecycle
 import Testing
 
 /// What the JetStream log promises beyond the contract: several relays on one set of streams, stream limits as
@@ -52,6 +53,52 @@ struct JetStreamDeliveryLogTests {
             #expect(Set(taken.map(\.deliveryID)) == Set(byFirst.map(\.deliveryID)))
             for delivery in taken + bySecond { try await second.delivered(delivery) }
             #expect(try await second.pendingCount(target: "a") == 0)
+        }
+    }
+
+    /// Running as a service, a relay keeps what it holds with progress acks: another relay does not get it after
+    /// the ack wait. Once that relay stops, its holdings go to the other.
+    @Test func aRunningRelayKeepsWhatItHoldsPastTheAckWait() async throws {
+        try await NATSServer.with { server in
+            let configuration = JetStreamConfiguration(
+                servers: [server.url],
+                targetSettings: { _ in JetStreamTargetSettings(ackWait: .seconds(6), maxAckPending: 100) }
+            )
+            let holder = try await JetStreamDeliveryLog.open(configuration, logger: .quiet)
+            let other = try await JetStreamDeliveryLog.open(configuration, logger: .quiet)
+            defer { Task { await other.close() } }
+            _ = try await holder.append(
+                [RecordDeliveries(identity: nil, deliveries: [Self.delivery("d1")])],
+                at: Self.now
+            )
+            let held = try await holder.claim(target: "a", now: Self.now, limit: 1)
+            #expect(held.map(\.deliveryID) == ["d1"])
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [holder],
+                    gracefulShutdownSignals: [],
+                    cancellationSignals: [],
+                    logger: .quiet
+                )
+            )
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let until = ContinuousClock.now + .seconds(14)
+                var stolen: [PendingDelivery] = []
+                while ContinuousClock.now < until && stolen.isEmpty {
+                    stolen = try await other.claim(target: "a", now: Self.now, limit: 1)
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                #expect(stolen.isEmpty, "held past twice the ack wait, never handed to the other relay")
+                await group.triggerGracefulShutdown()  // the holder closes: what it held is nak'd
+                try await tasks.waitForAll()
+            }
+            var taken: [PendingDelivery] = []
+            for _ in 0..<50 where taken.isEmpty {
+                taken = try await other.claim(target: "a", now: Self.now, limit: 1)
+                if taken.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(taken.map(\.deliveryID) == ["d1"])
         }
     }
 
