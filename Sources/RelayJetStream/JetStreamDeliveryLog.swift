@@ -23,10 +23,11 @@ import Synchronization
 /// **Resend identities, cluster-wide.** An identity is remembered as a marker message on its own subject, stamped
 /// with the append's `now` (`Relay-At`). Append checks the subject's last marker (a resend when it is within the
 /// window of `now`), then publishes the record's deliveries, each with `Nats-Msg-Id` = its delivery id, then the
-/// marker with `Nats-Expected-Last-Subject-Sequence` = the marker it found (none: 0). JetStream stores that marker only
-/// if no other relay stored one in between, so of N concurrent appends of one identity exactly one wins; the others
-/// delete the deliveries they stored (a PubAck `duplicate: true` means another append stored that delivery id, which
-/// stays) and answer `duplicate`. The deliveries go first so that a relay dying half way leaves deliveries without a
+/// marker with `Nats-Expected-Last-Subject-Sequence` = the marker it found (none: 0) and `Relay-Sequences` = the
+/// sequences its PubAcks named. JetStream stores that marker only if no other relay stored one in between, so of N
+/// concurrent appends of one identity exactly one wins; the others answer `duplicate` and delete the deliveries they
+/// stored, except those the winner's marker names (the winner's publish of the same delivery id was a duplicate of
+/// theirs: its PubAck named their message). The deliveries go first so that a relay dying half way leaves deliveries without a
 /// marker, never a marker without deliveries: the sender gets no 2xx, resends, finds no marker, publishes again (the
 /// deliveries already stored are dropped by their `Nats-Msg-Id` within the duplicate window, which is the resend
 /// window) and stores the marker. A marker with an expected sequence (rather than a bare `Nats-Msg-Id` on the
@@ -192,7 +193,8 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
     }
 
     private enum IdentityState {
-        case seen
+        /// Within the window: a resend. `sequences` are the deliveries the append that stored the marker relies on.
+        case seen(sequences: Set<UInt64>)
         /// Not within the window: publish the marker expecting this last subject sequence (0 = none).
         case absent(expectedSequence: UInt64)
     }
@@ -240,9 +242,17 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
                 sequences.append(Int64(clamping: sequence))
                 if !duplicate { stored.append(sequence) }
             }
-            if let identity = record.identity, try !storeMarker(identity, now: now, expected: expected) {
-                // Another append of the same identity won: take back what this one stored.
-                for sequence in stored {
+            if let identity = record.identity,
+                let winner = try storeMarker(
+                    identity,
+                    now: now,
+                    expected: expected,
+                    sequences: sequences.map { UInt64($0) }
+                )
+            {
+                // Another append of the same identity won: take back what this one stored, except what the winner
+                // relies on (its publish of the same delivery id was a duplicate of this one's).
+                for sequence in stored where !winner.contains(sequence) {
                     try connection.deleteMessage(stream: configuration.deliveriesStream, sequence: sequence)
                 }
                 outcomes.append(.duplicate)
@@ -261,20 +271,32 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
             )
         else { return .absent(expectedSequence: 0) }
         let at = Self.instant(marker.header(Header.at)) ?? .distantPast
-        if now - at <= configuration.resendWindow.duration { return .seen }
+        if now - at <= configuration.resendWindow.duration {
+            let sequences = (marker.header(Header.sequences) ?? "").split(separator: ",").compactMap { UInt64($0) }
+            return .seen(sequences: Set(sequences))
+        }
         return .absent(expectedSequence: marker.storedSequence)
     }
 
-    /// Stores the identity's marker unless another append stored one within the window first.
-    /// - Returns: `false` when another append won (the record is a resend).
-    private func storeMarker(_ identity: ResendIdentity, now: Timestamp, expected: UInt64) throws -> Bool {
+    /// Stores the identity's marker (with the sequences of the record's deliveries) unless another append stored one
+    /// within the window first.
+    /// - Returns: `nil` when stored; when another append won (the record is a resend), the sequences it relies on.
+    private func storeMarker(
+        _ identity: ResendIdentity,
+        now: Timestamp,
+        expected: UInt64,
+        sequences: [UInt64]
+    ) throws -> Set<UInt64>? {
         var expected = expected
         let subject = configuration.identitySubject(identity)
         for _ in 0..<5 {
             let marker = try NatsMessage.make(
                 subject: subject,
                 payload: [],
-                headers: [(Header.at, String(now.millisecondsSince1970))]
+                headers: [
+                    (Header.at, String(now.millisecondsSince1970)),
+                    (Header.sequences, sequences.map(String.init).joined(separator: ",")),
+                ]
             )
             let result = try connection.publish(
                 marker,
@@ -282,10 +304,10 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
                 expectLastSubjectSequence: expected,
                 what: "cannot publish a resend identity to \(self.configuration.identitiesStream)"
             )
-            if case .stored = result { return true }
+            if case .stored = result { return nil }
             switch try identityState(identity, now: now) {
-            case .seen:
-                return false
+            case .seen(let winner):
+                return winner
             case .absent(let sequence):
                 expected = sequence  // the one found was pruned or expired meanwhile: try again
             }
@@ -726,6 +748,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         static let lastStatus = "Relay-Last-Status"
         static let lastError = "Relay-Last-Error"
         static let at = "Relay-At"
+        static let sequences = "Relay-Sequences"
     }
 
     private func deliveryMessage(

@@ -168,6 +168,32 @@ struct JetStreamDeliveryLogTests {
         }
     }
 
+    /// 20 concurrent identical requests spread over two relays: one append stores the record, the others are
+    /// resends, and each target has one delivery.
+    @Test func concurrentIdenticalAppendsOverTwoRelaysStoreOneDeliveryPerTarget() async throws {
+        try await NATSServer.with { server in
+            let relays = [try await Self.open(server), try await Self.open(server)]
+            defer { Task { for relay in relays { await relay.close() } } }
+            let identity = ResendIdentity(["rq", "request-1", "sequencer-1"])
+            let record = RecordDeliveries(
+                identity: identity,
+                deliveries: [Self.delivery("event-1-a", target: "a"), Self.delivery("event-1-b", target: "b")]
+            )
+            let outcomes = try await withThrowingTaskGroup(of: [AppendOutcome].self) { group in
+                for index in 0..<20 {
+                    group.addTask { try await relays[index % 2].append([record], at: Self.now) }
+                }
+                var all: [AppendOutcome] = []
+                for try await outcome in group { all += outcome }
+                return all
+            }
+            #expect(outcomes.filter { $0 != .duplicate }.count == 1)
+            #expect(outcomes.filter { $0 == .duplicate }.count == 19)
+            #expect(try await relays[0].pendingCount(target: "a") == 1)
+            #expect(try await relays[1].pendingCount(target: "b") == 1)
+        }
+    }
+
     @Test func aRetryCarriesItsAttemptsToAnotherRelay() async throws {
         try await NATSServer.with { server in
             let first = try await Self.open(server)
