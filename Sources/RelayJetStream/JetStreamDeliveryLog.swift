@@ -442,6 +442,8 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         // No fetch here: what this relay holds has known due times; what it does not hold is due as far as it knows,
         // and fetching it only to look would keep it from the other relays.
         let consumer = try await consumer(for: target)
+        // Messages that arrived after the last fetch stopped waiting (a slow answer) are this relay's already.
+        if consumer.subscription.queuedMessages > 0 { return Timestamp.now() }
         let held = consumer.held.withLock { held in held.parked.values.map(\.delivery.nextAttemptAt).min() }
         let connection = self.connection
         let stream = configuration.deliveriesStream

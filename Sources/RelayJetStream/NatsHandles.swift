@@ -117,6 +117,12 @@ final class NatsSubscription: @unchecked Sendable {
     }
 
     deinit { natsSubscription_Destroy(pointer) }
+
+    /// Messages that arrived after a fetch stopped waiting, queued for the next fetch.
+    var queuedMessages: UInt64 {
+        var count: UInt64 = 0
+        return natsSubscription_QueuedMsgs(pointer, &count) == NATS_OK ? count : 0
+    }
 }
 
 /// A message libnats handed us (fetched, or read by sequence): destroyed with the last reference.
