@@ -7,7 +7,7 @@ PORT         ?= 8080
 HOST         ?= 127.0.0.1
 RECEIVER_PORT ?= 9000
 DATA_DIR     ?= data
-APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-yaml
+APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libnats-dev nats-server pkg-config python3 python3-yaml
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The release binary, linked with the Swift runtime statically: it needs only libcurl and SQLite from Debian.
 RELEASE_FLAGS := -c release --static-swift-stdlib

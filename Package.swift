@@ -33,6 +33,14 @@ let package = Package(
         ),
         // Typed wrappers around libcurl's variadic calls, which Swift cannot call.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // libnats, the NATS C client, from the system (Debian: libnats-dev).
+        .systemLibrary(
+            name: "CNats",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
+        // Typed wrappers around libnats's macros and nested configurations, which Swift cannot call conveniently.
+        .target(name: "CNatsShim", dependencies: ["CNats"]),
         // Event model, decoding, rules, compiled matcher, payloads, diagnostics. No I/O, no clock.
         .target(name: "RelayCore", swiftSettings: swiftSettings),
         // The delivery log seam: the protocol ingress and delivery use, its value types, resend identities.
@@ -67,6 +75,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The delivery log on NATS JetStream: streams of deliveries and dead letters shared by many relays.
+        .target(
+            name: "RelayJetStream",
+            dependencies: [
+                "CNats",
+                "CNatsShim",
+                "RelayCore",
+                "RelayLog",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -127,6 +148,11 @@ let package = Package(
         .testTarget(
             name: "RelaySpoolTests",
             dependencies: ["RelaySpool", "RelayLog", "RelayCore", "RelayTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelayJetStreamTests",
+            dependencies: ["RelayJetStream", "RelayLog", "RelayCore", "RelayDelivery", "RelayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

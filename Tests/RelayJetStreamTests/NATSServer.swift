@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+
+/// A real `nats-server -js` for one test: on a free loopback port, with its store in a fresh directory under /tmp,
+/// stopped (by its PID) and removed after the test body.
+final class NATSServer: @unchecked Sendable {
+    /// `nats://127.0.0.1:PORT`.
+    let url: String
+    let directory: String
+    private var process: Process
+
+    private init(url: String, directory: String, process: Process) {
+        self.url = url
+        self.directory = directory
+        self.process = process
+    }
+
+    /// Runs `body` with a started server; the server is stopped whatever `body` does.
+    static func with<T>(_ body: (NATSServer) async throws -> T) async throws -> T {
+        let server = try await start()
+        defer { server.stop() }
+        return try await body(server)
+    }
+
+    /// The nats-server binary: `$NATS_SERVER`, else Debian's /usr/sbin/nats-server, else the first on `PATH`.
+    static var executable: String? {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates = [environment["NATS_SERVER"], "/usr/sbin/nats-server", "/usr/bin/nats-server"].compactMap { $0 }
+        candidates += (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/nats-server" }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func start() async throws -> NATSServer {
+        let directory = "/tmp/relay-jetstream-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (url, process) = try await launch(directory: directory, port: -1)
+        return NATSServer(url: url, directory: directory, process: process)
+    }
+
+    /// Kills the server (SIGKILL, as a crash would) and starts it again on the same port and store.
+    func crashAndRestart() async throws {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let port = url.split(separator: ":").last.flatMap { Int($0) } ?? -1
+        let (_, process) = try await Self.launch(directory: directory, port: port)
+        self.process = process
+    }
+
+    /// Starts nats-server on `port` (-1: a free one, which the server writes to its ports file).
+    private static func launch(directory: String, port: Int) async throws -> (String, Process) {
+        guard let executable else { throw NATSServerError("nats-server not found: apt-get install nats-server") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", "\(directory)/store", "--ports_file_dir", directory,
+            "-l", "\(directory)/nats-server.log",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let portsFile =
+            "\(directory)/\(URL(fileURLWithPath: executable).lastPathComponent)_\(process.processIdentifier).ports"
+        for _ in 0..<200 {
+            if let data = FileManager.default.contents(atPath: portsFile),
+                let ports = try? JSONDecoder().decode(Ports.self, from: data), let url = ports.nats.first
+            {
+                return (url, process)
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let log = (try? String(contentsOfFile: "\(directory)/nats-server.log", encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: directory)
+        throw NATSServerError("nats-server did not start: \(log.suffix(2_000))")
+    }
+
+    private struct Ports: Decodable {
+        var nats: [String]
+    }
+
+    /// The server's PID.
+    var pid: Int32 { process.processIdentifier }
+
+    /// Stops the server (SIGTERM to its PID, SIGKILL after 5 s) and removes its directory.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+struct NATSServerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Logger {
+    /// A logger that drops everything: the tests assert behaviour, not log lines.
+    static let quiet = Logger(label: "RelayJetStreamTests", factory: { _ in SwiftLogNoOpLogHandler() })
+}
