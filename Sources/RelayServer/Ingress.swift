@@ -18,7 +18,7 @@ public struct IngressResponse: Sendable, Equatable {
         self.retryAfter = retryAfter
     }
 
-    /// `{"error": error, "detail": detail}` with `status` (DESIGN §5).
+    /// `{"error": error, "detail": detail}` with `status` (docs/interface.md, "Answers to an event body").
     static func error(_ status: Int, _ error: String, _ detail: String, retryAfter: Int? = nil) -> IngressResponse {
         var body: [UInt8] = Array(#"{"error":"#.utf8)
         JSONWriter.appendString(error, to: &body)
@@ -46,6 +46,9 @@ public final class Ingress: Sendable {
     /// The most dead letters one request writes for its undecodable records; the rest go into one more line
     /// (reason `undecodable_overflow`) that carries them together, so a body costs at most about its own size.
     public static let maxUndecodableLettersPerRequest = 100
+
+    /// The most log lines one request writes for its undecodable records; the rest are counted in one more line.
+    public static let maxUndecodableLogLinesPerRequest = 10
 
     /// - Parameters:
     ///   - now: the wall clock (injected for tests).
@@ -209,11 +212,22 @@ public final class Ingress: Sendable {
                 logger.info("Event spooled", metadata: metadata)
             }
         }
-        for (_, problem) in undecodable {
+        for (position, item) in undecodable.enumerated() {
             metrics.records(.undecodable)
+            // One line per record for the first few; one line for the rest, so a body costs the log little.
+            if position < Self.maxUndecodableLogLinesPerRequest {
+                logger.warning(
+                    "Dead-lettered a record that is not a routable S3 event",
+                    metadata: [
+                        "dead_letter.field": "\(item.problem.field)", "dead_letter.detail": "\(item.problem.reason)",
+                    ]
+                )
+            }
+        }
+        if undecodable.count > Self.maxUndecodableLogLinesPerRequest {
             logger.warning(
-                "Dead-lettered a record that is not a routable S3 event",
-                metadata: ["dead_letter.field": "\(problem.field)", "dead_letter.detail": "\(problem.reason)"]
+                "Dead-lettered more records of the same request that are not routable S3 events",
+                metadata: ["dead_letter.count": "\(undecodable.count - Self.maxUndecodableLogLinesPerRequest)"]
             )
         }
         metrics.requests(.accepted)

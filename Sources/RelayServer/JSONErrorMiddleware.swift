@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 import RelayCore
 
-/// Answers every HTTP error as JSON `{"error": "...", "detail": "..."}` (DESIGN §5), including routes that do
+/// Answers every HTTP error as JSON `{"error": "...", "detail": "..."}` (docs/interface.md, "Answers to an event body"), including routes that do
 /// not exist and bodies refused while streaming.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(

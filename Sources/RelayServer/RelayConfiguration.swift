@@ -1,7 +1,7 @@
 import RelayDelivery
 import RelayLog
 
-/// Settings of `bucket-relay serve` (DESIGN §5). Each has a flag and an environment twin `RELAY_<FLAG>`; a flag
+/// Settings of `bucket-relay serve` (docs/interface.md, "`serve`"). Each has a flag and an environment twin `RELAY_<FLAG>`; a flag
 /// beats its twin.
 public struct RelayConfiguration: Sendable {
     /// `--host` / `RELAY_HOST`: the address to listen on. Default `0.0.0.0`.

@@ -1,7 +1,7 @@
 import Foundation
 import RelayCore
 
-/// Reads rule files from disk: one file, or every `*.json` of a directory in name order (DESIGN §3).
+/// Reads rule files from disk: one file, or every `*.json` of a directory in name order (docs/rules.md, "A rule file").
 public enum RuleFiles {
     /// Reads the rule sources at `path`.
     /// - Returns: the sources, or one diagnostic naming the path when it is missing, unreadable or holds no rule file.

@@ -4,7 +4,7 @@ import Foundation
 enum ProcessEnvironment {
     static var values: [String: String] { ProcessInfo.processInfo.environment }
 
-    /// The flag's value, else its `RELAY_<NAME>` twin, else nil. A flag beats its twin (DESIGN §5).
+    /// The flag's value, else its `RELAY_<NAME>` twin, else nil. A flag beats its twin (docs/interface.md, "`serve`").
     static func twin(_ flag: String?, _ name: String) -> String? {
         if let flag { return flag }
         if let value = values["RELAY_\(name)"], !value.isEmpty { return value }

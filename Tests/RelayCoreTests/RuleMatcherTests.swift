@@ -391,7 +391,7 @@ struct RuleMatchCase: Sendable, CustomTestStringConvertible {
     }
 }
 
-/// A deliberately plain implementation of DESIGN §3, written from the text and not from the matcher.
+/// A deliberately plain implementation of docs/rules.md ("Match fields", "Semantics"), written from the text and not from the matcher.
 enum RuleReference {
     /// The record with its byte strings taken once.
     struct Record {

@@ -1,6 +1,6 @@
 """A small MinIO-like webhook sender, and event bodies shaped like MinIO's and AWS's.
 
-What matters of MinIO's `notify_webhook` with `queue_dir` (DESIGN §2): each event is persisted in the queue
+What matters of MinIO's `notify_webhook` with `queue_dir` (docs/interface.md, "What senders send"): each event is persisted in the queue
 directory before it is sent, it is sent as one POST of `{"EventName","Key","Records":[record]}` with
 `Content-Type: application/json`, it is deleted only on a 2xx, and anything else (a status, a reset, a timeout)
 keeps it to be sent again after a retry interval (MinIO: 3 s; shorter here), forever. MinIO sends one at a time;

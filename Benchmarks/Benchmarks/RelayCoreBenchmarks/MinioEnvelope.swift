@@ -1,5 +1,5 @@
 /// The few fields a typed relay decodes from a MinIO or AWS body with `JSONDecoder`: the typed baseline of the decode
-/// benchmarks (NOTES-SWIFT.md §3 measured the same shape at 12–16 µs).
+/// benchmarks.
 ///
 /// `EventName` and `Key` are MinIO's envelope fields (absent from AWS bodies); each record contributes its bucket
 /// name, key and size (absent for deletes).

@@ -1,7 +1,7 @@
 /// A small, strict RFC 8259 parser into `JSONValue`, keeping each value's byte range.
 ///
 /// Hand-written because it is on the hot path of every request: Foundation's `JSONSerialization` costs about 3x and
-/// a `Codable` tree about 10x more on a 1.5 KB MinIO event (NOTES-SWIFT.md §3).
+/// a `Codable` tree about 10x more on a 1.5 KB MinIO event (docs/architecture.md, "Why a hand-written JSON parser").
 public enum JSONParser {
     /// Maximum nesting of arrays and objects; deeper input is refused so hostile bodies cannot exhaust the stack.
     public static let maximumDepth = 512

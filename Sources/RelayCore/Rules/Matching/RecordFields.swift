@@ -1,4 +1,4 @@
-/// How rules read the fields of an `EventRecord` that need interpretation (DESIGN §3). Shared by the compiled
+/// How rules read the fields of an `EventRecord` that need interpretation (docs/rules.md, "Match fields"). Shared by the compiled
 /// matcher and the explanations so that both agree.
 enum RecordFields {
     /// `contentType`, or MinIO's `content-type` user metadata entry when absent; nil when neither is set or both are

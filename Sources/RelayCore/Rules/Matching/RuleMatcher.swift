@@ -8,7 +8,7 @@
 /// shorter, and checks the remaining conditions of those candidates only. A record that no rule can match because
 /// of its event, bucket or prefix costs a few lookups and one walk over its key, however many rules there are.
 ///
-/// Semantics (DESIGN §3): fields ANDed, values ORed, absent fields match all; `not` must not hold; prefix and
+/// Semantics (docs/rules.md, "Semantics"): fields ANDed, values ORed, absent fields match all; `not` must not hold; prefix and
 /// suffix compare bytes of the decoded key; contentType is case-insensitive without parameters, `type/*` allowed,
 /// and falls back to MinIO's `content-type` user metadata; a created-object record without size is 0 bytes; other
 /// records without size fail a size condition; metadata names are case-insensitive with optional `x-amz-meta-`.

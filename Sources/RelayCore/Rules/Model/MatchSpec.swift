@@ -1,4 +1,4 @@
-/// The conditions of a rule's `match` object, validated and normalised (DESIGN §3).
+/// The conditions of a rule's `match` object, validated and normalised (docs/rules.md, "Match fields").
 ///
 /// Fields are ANDed; the values of one field are ORed; a nil field matches every record. `not` holds conditions
 /// that must not all hold. Build one with `RuleSetCompiler`; the memberwise form exists for tests and tools.

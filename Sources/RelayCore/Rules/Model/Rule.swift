@@ -1,4 +1,4 @@
-/// One rule: which event records (`match`) go to which targets (`to`) (DESIGN §3).
+/// One rule: which event records (`match`) go to which targets (`to`) (docs/rules.md, "Rules").
 public struct Rule: Sendable, Equatable {
     /// The rule's name, unique across all rule files.
     public var name: String

@@ -1,5 +1,5 @@
 /// A loaded, validated rule set: targets, rules and the compiled matcher. Immutable; a reload builds a new one and
-/// swaps it in whole (DESIGN §3: never half applied).
+/// swaps it in whole (docs/architecture.md, "Rules never half applied").
 public struct RuleSet: Sendable {
     /// Targets in order of appearance (files in load order, then file order). `MatchedTarget.targetIndex` indexes it.
     public let targets: [Target]

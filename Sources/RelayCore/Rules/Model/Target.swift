@@ -1,4 +1,4 @@
-/// A named downstream HTTP endpoint, as declared under `targets` in a rule file (DESIGN §3).
+/// A named downstream HTTP endpoint, as declared under `targets` in a rule file (docs/rules.md, "Targets").
 ///
 /// Every `${NAME}` in `url`, header values and signing secrets has been replaced from the environment at load.
 public struct Target: Sendable {
