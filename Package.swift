@@ -97,6 +97,7 @@ let package = Package(
             name: "RelayServer",
             dependencies: [
                 "RelayCore",
+                "RelayJetStream",
                 "RelayLog",
                 "RelaySpool",
                 "RelayDelivery",
@@ -116,6 +117,7 @@ let package = Package(
             name: "bucket-relay",
             dependencies: [
                 "RelayCore",
+                "RelayJetStream",
                 "RelayLog",
                 "RelayServer",
                 "RelaySpool",

@@ -115,6 +115,7 @@ public final class Ingress: Sendable {
                 undecodable.append((index, problem))
             case .record(let record):
                 let matches = ruleSet.matcher.match(record)
+                let identity = matches.isEmpty ? nil : ResendIdentity.of(record)
                 var names: [String] = []
                 names.reserveCapacity(matches.count)
                 var deliveries: [NewDelivery] = []
@@ -129,7 +130,8 @@ public final class Ingress: Sendable {
                     )
                     deliveries.append(
                         NewDelivery(
-                            deliveryID: DeliveryID.make(),
+                            deliveryID: identity.map { DeliveryID.make(identity: $0, target: target.name) }
+                                ?? DeliveryID.make(),
                             target: target.name,
                             rule: match.rule,
                             payload: payload,
@@ -140,7 +142,7 @@ public final class Ingress: Sendable {
                 }
                 if !deliveries.isEmpty {
                     recordIndexes.append(decoded.count)
-                    records.append(RecordDeliveries(identity: ResendIdentity.of(record), deliveries: deliveries))
+                    records.append(RecordDeliveries(identity: identity, deliveries: deliveries))
                 }
                 decoded.append(record)
                 matchedTargets.append(names)

@@ -5,6 +5,7 @@ import NIOCore
 import Prometheus
 import RelayCore
 import RelayDelivery
+import RelayJetStream
 import RelayLog
 import RelaySpool
 import ServiceLifecycle
@@ -16,6 +17,7 @@ public struct RelayStartError: Error, CustomStringConvertible {
     public enum Code: String, Sendable {
         case invalidRules = "invalid_rules"
         case dataDirectory = "data_directory"
+        case deliveryLog = "delivery_log"
         case transport
     }
 
@@ -36,18 +38,15 @@ public struct RelayStartError: Error, CustomStringConvertible {
 public final class Relay: Sendable {
     public let configuration: RelayConfiguration
     public let rules: RuleSetStore
-    /// The delivery log: the SQLite spool and the dead-letter file of `--data-dir`.
-    public let log: SQLiteDeliveryLog
-    /// The spool of ``log``.
-    public var spool: Spool { log.spool }
-    /// The dead-letter file of ``log``.
-    public var deadLetters: DeadLetterFile { log.deadLetters }
+    /// The delivery log: the SQLite spool and the dead-letter file of `--data-dir` (the default), or JetStream's
+    /// streams with `--jetstream`.
+    public let log: any DeliveryLog & Service
     public let delivery: DeliveryService
     public let ingress: Ingress
     let bodyDeadlines: BodyDeadlines
     let client: CurlClient
     let logger: Logger
-    let lock: DataDirectoryLock
+    let lock: DataDirectoryLock?
     let prometheus: PrometheusCollectorRegistry?
     private let serviceGroup: Mutex<ServiceGroup?> = Mutex(nil)
 
@@ -58,7 +57,7 @@ public final class Relay: Sendable {
         logger: Logger,
         prometheus: PrometheusCollectorRegistry? = nil
     ) throws {
-        self.configuration = configuration
+        var configuration = configuration
         self.logger = logger
         self.prometheus = prometheus
         do {
@@ -70,26 +69,74 @@ public final class Relay: Sendable {
                 diagnostics: error
             )
         }
-        do {
-            try DataDirectoryFiles.prepare(configuration.dataDirectory)
-            self.lock = try DataDirectoryLock(directory: configuration.dataDirectory)
-            var spoolConfiguration = SpoolConfiguration()
-            spoolConfiguration.maxPendingCount = configuration.spoolMaxCount
-            spoolConfiguration.maxPendingBytes = configuration.spoolMaxBytes
-            spoolConfiguration.resendWindow = configuration.resendWindow
-            self.log = try SQLiteDeliveryLog(
-                directory: configuration.dataDirectory,
-                configuration: spoolConfiguration,
-                logger: logger
-            )
-        } catch let error as RelayStartError {
-            throw error
-        } catch {
-            throw RelayStartError(
-                code: .dataDirectory,
-                message: "cannot use data directory \(configuration.dataDirectory): \(error)"
-            )
+        if var jetStream = configuration.jetStream {
+            // The delivery log on JetStream: no local data directory is used (nor locked).
+            self.lock = nil
+            jetStream.resendWindow = configuration.resendWindow
+            jetStream.maxPendingCount = configuration.spoolMaxCount.map(Int64.init)
+            jetStream.maxPendingBytes = configuration.spoolMaxBytes
+            let rules = self.rules
+            jetStream.targetSettings = { name in
+                guard let target = rules.current.target(named: name) else { return .init() }
+                // Longer than an attempt can take; in flight across the cluster: the target's limit, and the
+                // deliveries waiting for a retry.
+                return JetStreamTargetSettings(
+                    ackWait: target.timeout * 2 + .seconds(30),
+                    maxAckPending: max(1, target.maxInFlight) * 4
+                )
+            }
+            let log: JetStreamDeliveryLog
+            do {
+                log = try JetStreamDeliveryLog(configuration: jetStream, logger: logger)
+            } catch {
+                throw RelayStartError(
+                    code: .deliveryLog,
+                    message: "cannot open the delivery log on JetStream (\(jetStream.servers.joined(separator: ","))): "
+                        + "\(error)"
+                )
+            }
+            // A delivery carries up to a whole body plus its headers: bodies must fit NATS's max_payload.
+            let headroom: Int64 = 65_536
+            let fits = Int(max(0, log.maxMessageBytes - headroom))
+            if configuration.maxBodyBytes > fits {
+                guard !configuration.maxBodyIsExplicit, fits >= 64 * 1024 else {
+                    throw RelayStartError(
+                        code: .deliveryLog,
+                        message: "the NATS server takes messages of at most \(log.maxMessageBytes) bytes, and "
+                            + "--max-body \(configuration.maxBodyBytes) needs \(Int64(configuration.maxBodyBytes) + headroom): "
+                            + "raise max_payload in the server's configuration or lower --max-body"
+                    )
+                }
+                logger.notice(
+                    "Request bodies limited to what the NATS server's max_payload takes",
+                    metadata: ["max_body": "\(fits)", "nats.max_payload": "\(log.maxMessageBytes)"]
+                )
+                configuration.maxBodyBytes = fits
+            }
+            self.log = log
+        } else {
+            do {
+                try DataDirectoryFiles.prepare(configuration.dataDirectory)
+                self.lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+                var spoolConfiguration = SpoolConfiguration()
+                spoolConfiguration.maxPendingCount = configuration.spoolMaxCount
+                spoolConfiguration.maxPendingBytes = configuration.spoolMaxBytes
+                spoolConfiguration.resendWindow = configuration.resendWindow
+                self.log = try SQLiteDeliveryLog(
+                    directory: configuration.dataDirectory,
+                    configuration: spoolConfiguration,
+                    logger: logger
+                )
+            } catch let error as RelayStartError {
+                throw error
+            } catch {
+                throw RelayStartError(
+                    code: .dataDirectory,
+                    message: "cannot use data directory \(configuration.dataDirectory): \(error)"
+                )
+            }
         }
+        self.configuration = configuration
         do {
             self.client = try CurlClient()
         } catch {

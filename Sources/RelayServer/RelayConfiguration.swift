@@ -1,4 +1,5 @@
 import RelayDelivery
+import RelayJetStream
 import RelayLog
 
 /// Settings of `bucket-relay serve` (docs/interface.md, "`serve`"). Each has a flag and an environment twin `RELAY_<FLAG>`; a flag
@@ -20,6 +21,9 @@ public struct RelayConfiguration: Sendable {
     public var metricsRequireToken: Bool = false
     /// `--max-body` / `RELAY_MAX_BODY`: the largest request body accepted, in bytes; larger gets 413. Default 1 MiB.
     public var maxBodyBytes: Int = 1 << 20
+    /// Whether `maxBodyBytes` was set by the user; with `--jetstream` a default that exceeds what the NATS server's
+    /// `max_payload` takes is lowered to fit (and said at start), an explicit one is an error.
+    public var maxBodyIsExplicit = false
     /// `--spool-max` / `RELAY_SPOOL_MAX`: pending deliveries allowed in the spool, as a count. Beyond it: 503.
     public var spoolMaxCount: Int?
     /// `--spool-max` with a byte unit (e.g. `2GiB`): pending payload bytes allowed in the spool. Beyond it: 503.
@@ -27,6 +31,9 @@ public struct RelayConfiguration: Sendable {
     /// How long and how many resend identities the delivery log keeps (docs/delivery.md, "Resends"). Default 10
     /// minutes, 100,000.
     public var resendWindow = ResendWindow()
+    /// `--jetstream` / `RELAY_JETSTREAM` (with `--jetstream-creds`, `--jetstream-replicas`): the delivery log on NATS
+    /// JetStream instead of the SQLite spool of `--data-dir` (docs/architecture.md, "The delivery log"). Default none.
+    public var jetStream: JetStreamConfiguration?
     /// The per-target circuit breaker: threshold and probe intervals (docs/delivery.md, "Circuit breaker").
     public var circuitBreaker = CircuitBreaker.Configuration()
     /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.

@@ -5,6 +5,7 @@ import NIOCore
 import Prometheus
 import RelayCore
 import RelayDelivery
+import RelayLog
 import RelaySpool
 
 /// The HTTP interface (docs/interface.md).
@@ -85,7 +86,7 @@ enum RelayRoutes {
                     )
                 )
             }
-            let writable = await relay.spool.isWritable()
+            let writable = await relay.log.isWritable()
             if writable {
                 return json(.ok, #"{"status":"ready","rules":"loaded","spool":"writable"}"#)
             }

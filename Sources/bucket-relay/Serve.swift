@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import RelayCore
+import RelayJetStream
 import RelayLog
 import RelayServer
 import RelaySpool
@@ -44,6 +45,23 @@ struct Serve: AsyncParsableCommand {
     var maxBody: String?
     @Option(help: "Spool cap: a count (100000) or bytes (2GiB) of pending deliveries (RELAY_SPOOL_MAX). Default none.")
     var spoolMax: String?
+    @Option(
+        help: ArgumentHelp(
+            "Keep the delivery log on NATS JetStream at these servers, comma-separated nats:// or tls:// URLs, "
+                + "instead of the SQLite spool of --data-dir (RELAY_JETSTREAM). Default none.",
+            valueName: "urls"
+        )
+    )
+    var jetstream: String?
+    @Option(
+        help: ArgumentHelp(
+            "NATS credentials file for --jetstream (RELAY_JETSTREAM_CREDS). Default none.",
+            valueName: "file"
+        )
+    )
+    var jetstreamCreds: String?
+    @Option(help: "Replicas of the JetStream streams, 1 to 5 (RELAY_JETSTREAM_REPLICAS). Default 1.")
+    var jetstreamReplicas: Int?
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
@@ -76,11 +94,13 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "bucket-relay")
 
         // The data directory is created 0700 and checked before anything opens a file in it (docs/security.md).
-        do {
-            try DataDirectoryFiles.prepare(configuration.dataDirectory)
-        } catch {
-            printError("bucket-relay: \(error.message)")
-            throw ExitCode(1)
+        if configuration.jetStream == nil {
+            do {
+                try DataDirectoryFiles.prepare(configuration.dataDirectory)
+            } catch {
+                printError("bucket-relay: \(error.message)")
+                throw ExitCode(1)
+            }
         }
         let relay: Relay
         do {
@@ -107,8 +127,10 @@ struct Serve: AsyncParsableCommand {
             "Relay starting",
             metadata: [
                 "rules.path": "\(configuration.rulesPath)", "rules.count": "\(ruleSet.rules.count)",
-                "targets.count": "\(ruleSet.targets.count)", "data_dir": "\(configuration.dataDirectory)",
-                "spool.pending": "\(relay.spool.pendingCount)",
+                "targets.count": "\(ruleSet.targets.count)",
+                "delivery_log": "\(configuration.jetStream == nil ? "sqlite" : "jetstream")",
+                "data_dir": "\(configuration.jetStream == nil ? configuration.dataDirectory : "-")",
+                "pending": "\(relay.log.totals.pendingCount)",
             ]
         )
         if configuration.authToken == nil && !Self.isLoopback(configuration.host) {
@@ -214,6 +236,7 @@ struct Serve: AsyncParsableCommand {
             let name = maxBody != nil ? "--max-body" : "RELAY_MAX_BODY"
             do {
                 configuration.maxBodyBytes = Int(try ByteSize.parse(text))
+                configuration.maxBodyIsExplicit = true
             } catch {
                 throw ValidationError("\(name): \(error)")
             }
@@ -238,6 +261,33 @@ struct Serve: AsyncParsableCommand {
                     throw ValidationError("\(name): must be more than 0 bytes (every event would get 503)")
                 }
             }
+        }
+        if let urls = ProcessEnvironment.twin(jetstream, "JETSTREAM") {
+            let name = jetstream != nil ? "--jetstream" : "RELAY_JETSTREAM"
+            let servers = urls.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            guard !servers.isEmpty else { throw ValidationError("\(name): no server URL given") }
+            for server in servers where !(server.hasPrefix("nats://") || server.hasPrefix("tls://")) {
+                throw ValidationError("\(name): \"\(server)\" is not a nats:// or tls:// URL")
+            }
+            var jetStreamConfiguration = JetStreamConfiguration(servers: servers)
+            jetStreamConfiguration.credentialsFile = ProcessEnvironment.twin(jetstreamCreds, "JETSTREAM_CREDS")
+            if let replicas = jetstreamReplicas {
+                jetStreamConfiguration.replicas = replicas
+            } else if let text = ProcessEnvironment.twin(nil, "JETSTREAM_REPLICAS") {
+                guard let replicas = Int(text) else {
+                    throw ValidationError("RELAY_JETSTREAM_REPLICAS: \"\(text)\" is not a number")
+                }
+                jetStreamConfiguration.replicas = replicas
+            }
+            guard (1...5).contains(jetStreamConfiguration.replicas) else {
+                throw ValidationError("--jetstream-replicas: must be 1 to 5 (JetStream's limit)")
+            }
+            jetStreamConfiguration.connectionName = "bucket-relay@\(ProcessInfo.processInfo.hostName)"
+            configuration.jetStream = jetStreamConfiguration
+        } else if jetstreamCreds != nil || jetstreamReplicas != nil {
+            throw ValidationError("--jetstream-creds and --jetstream-replicas need --jetstream")
         }
         return configuration
     }

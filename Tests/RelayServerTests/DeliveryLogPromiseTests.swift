@@ -102,7 +102,7 @@ struct DeliveryLogPromiseTests {
                 try await failing.stopListening()
                 try await Task.sleep(for: .seconds(20))
                 #expect(try relay.deadLetters().isEmpty, "no dead letter while refusing connections")
-                #expect(relay.relay.spool.pendingCount == 1)
+                #expect(relay.relay.log.totals.pendingCount == 1)
                 // Phase 3: the target is back on the same port.
                 try await Receiver.withReceiver(port: port) { _, _ in
                     ReceiverResponse(status: 204)

@@ -27,7 +27,7 @@ struct IngressTests {
                 let error = try JSONParser.parse(response.body)
                 #expect(error["error"]?.stringValue == "body is not JSON")
                 #expect(error["detail"]?.stringValue?.isEmpty == false)
-                #expect(relay.relay.spool.pendingCount == 0)
+                #expect(relay.relay.log.totals.pendingCount == 0)
                 #expect(try relay.deadLetters().isEmpty)
                 #expect(try await TestHTTP.get(relay.url("/healthz")).status == 200)
                 #expect(receiver.requests.isEmpty)
@@ -63,7 +63,7 @@ struct IngressTests {
                     expected = body[record.range]
                 }
                 #expect(letters.first.map { Array($0.payload.utf8) } == Array(expected))
-                #expect(relay.relay.spool.pendingCount == 0)
+                #expect(relay.relay.log.totals.pendingCount == 0)
                 // The relay keeps serving, and a good event still goes through.
                 #expect(try await relay.post(try Fixtures.bytes("minio/put-image.json")).status == 200)
                 _ = try await receiver.waitForRequests(count: 1, path: "/hook")
@@ -80,7 +80,7 @@ struct IngressTests {
             #expect(try await TestHTTP.head(relay.url("/")).status == 200)
             #expect(try await TestHTTP.get(relay.url("/healthz")).status == 200)
             #expect(try await TestHTTP.get(relay.url("/readyz")).status == 200)
-            #expect(relay.relay.spool.pendingCount == 0)
+            #expect(relay.relay.log.totals.pendingCount == 0)
         }
     }
 
@@ -105,7 +105,7 @@ struct IngressTests {
             let response = try await relay.post(body)
             #expect(response.status == 413)
             #expect(try JSONParser.parse(response.body)["error"]?.stringValue == "body too large")
-            #expect(relay.relay.spool.pendingCount == 0)
+            #expect(relay.relay.log.totals.pendingCount == 0)
             #expect(try relay.deadLetters().isEmpty)
             let next = try await relay.post(try Fixtures.bytes("minio/put-zero-size.json"))
             #expect(next.status == 200, "\(next.body)")
@@ -120,7 +120,7 @@ struct IngressTests {
             #expect(try await relay.post(body).status == 401)
             #expect(try await relay.post(body, headers: [("Authorization", "Bearer wrong")]).status == 401)
             #expect(try await relay.post(body, headers: [("Authorization", "s3cret")]).status == 401)
-            #expect(relay.relay.spool.pendingCount == 0)
+            #expect(relay.relay.log.totals.pendingCount == 0)
             #expect(try await relay.post(body, headers: [("Authorization", "Bearer s3cret2")]).status == 401)
             // The scheme is case-insensitive (RFC 9110); the token is not.
             let lower = try await relay.post(body, headers: [("Authorization", "bearer s3cret")])

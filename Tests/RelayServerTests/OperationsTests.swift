@@ -94,7 +94,7 @@ struct OperationsTests {
         ]
         try await TestRelay.with(rules: before, dataDirectory: data) { relay throws in
             #expect(try await relay.post(try Fixtures.bytes("minio/put-image.json")).status == 200)
-            #expect(relay.relay.spool.pendingCount == 1)
+            #expect(relay.relay.log.totals.pendingCount == 1)
         }
         let after = [
             "rules.json": """

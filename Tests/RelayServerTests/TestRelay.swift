@@ -46,9 +46,9 @@ struct TestRelay {
     /// Waits until the spool holds no pending delivery.
     func waitForEmptySpool(timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
-        while relay.spool.pendingCount > 0 {
+        while relay.log.totals.pendingCount > 0 {
             if ContinuousClock.now > deadline {
-                Issue.record("spool still holds \(relay.spool.pendingCount) deliveries after \(timeout)")
+                Issue.record("spool still holds \(relay.log.totals.pendingCount) deliveries after \(timeout)")
                 return
             }
             try await Task.sleep(for: .milliseconds(10))
