@@ -1,8 +1,8 @@
 # bucket-relay: a release build linked with the Swift runtime statically, on Swift's Debian image; shipped on
-# debian:bookworm-slim with only libcurl and SQLite. Tests/compose/check_dockerfile_build.sh builds exactly this
+# debian:bookworm-slim with only libcurl, SQLite and libnats (for --jetstream). Tests/compose/check_dockerfile_build.sh builds exactly this
 # stage's context and command without Docker.
 FROM swift:6.3-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libcurl4-openssl-dev libsqlite3-dev pkg-config \
+RUN apt-get update && apt-get install -y --no-install-recommends libcurl4-openssl-dev libsqlite3-dev libnats-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # SwiftPM checks every target's folder, test targets included, before it builds anything: copy them all.
@@ -13,7 +13,7 @@ RUN swift build -c release --static-swift-stdlib --product bucket-relay \
     && install -D "$(swift build -c release --static-swift-stdlib --show-bin-path)/bucket-relay" out/bucket-relay
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libcurl4 libsqlite3-0 ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends libcurl4 libsqlite3-0 libnats3.4 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/bucket-relay bucket-relay \
     && mkdir -p /var/lib/bucket-relay /etc/bucket-relay/rules \

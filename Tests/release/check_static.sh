@@ -2,7 +2,7 @@
 # Checks the release binary that `make run` builds and the README calls "the binary":
 #   - it is linked with the Swift runtime statically: `ldd` lists no libswift*, libFoundation*, libdispatch,
 #     libBlocksRuntime or ICU from the toolchain, and every library it does need resolves to a file that a Debian
-#     package owns, each package being libcurl4, libsqlite3-0, one of their dependencies or one of apt's own
+#     package owns, each package being libcurl4, libsqlite3-0, libnats3.4, one of their dependencies or one of apt's own
 #     (libc6, libgcc-s1, libstdc++6);
 #   - it starts without the toolchain in its environment: `--help`, `--version`, `validate --rules rules`, and
 #     `serve` on a loopback port answers GET /healthz and stops on SIGTERM.
@@ -62,17 +62,17 @@ if [ -z "$unowned" ]; then
 else
 	fail "libraries no Debian package owns:$unowned"
 fi
-# "Copyable to a Debian host with only libcurl and SQLite": every package it needs is libcurl4, libsqlite3-0 or one
+# "Copyable to a Debian host with only libcurl and SQLite": every package it needs is libcurl4, libsqlite3-0, libnats3.4 or one
 # of their dependencies, or apt's own (libc6, libgcc-s1, libstdc++6: on every Debian system that has apt).
 allowed=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
-	--no-enhances libcurl4 libsqlite3-0 apt 2>/dev/null | grep -v '^ ' | grep -v '<' | sort -u)
+	--no-enhances libcurl4 libsqlite3-0 libnats3.4 apt 2>/dev/null | grep -v '^ ' | grep -v '<' | sort -u)
 extra=$(comm -23 <(tr ' ' '\n' <<<"$packages" | sed '/^$/d; s/:.*//' | sort -u) <(sed 's/:.*//' <<<"$allowed" | sort -u))
 if [ -z "$allowed" ]; then
-	fail "apt-cache depends gave no dependency list for libcurl4 libsqlite3-0"
+	fail "apt-cache depends gave no dependency list for libcurl4 libsqlite3-0 libnats3.4"
 elif [ -z "$extra" ]; then
-	pass "every such package is libcurl4, libsqlite3-0, one of their dependencies or apt's own"
+	pass "every such package is libcurl4, libsqlite3-0, libnats3.4, one of their dependencies or apt's own"
 else
-	fail "packages beyond libcurl4, libsqlite3-0 and their dependencies:" $extra
+	fail "packages beyond libcurl4, libsqlite3-0, libnats3.4 and their dependencies:" $extra
 fi
 for needed in libcurl.so.4 libsqlite3.so.0; do
 	if grep -q "$needed" <<<"$libraries"; then pass "links $needed from the system"; else fail "links $needed"; fi
