@@ -105,6 +105,7 @@ enum RelayRoutes {
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: out)))
             }
         }
+        StatusRoutes(relay: relay).register(on: router)
         return router
     }
 
