@@ -1,3 +1,4 @@
+import Foundation
 import RelayCore
 
 /// The HTML of `GET /status` and of its login form: self-contained (inline CSS, no script, nothing fetched), every
@@ -9,7 +10,7 @@ enum StatusPage {
     /// The status page for `snapshot`; `csrf` goes into every form.
     static func render(_ snapshot: StatusSnapshot, csrf: String) -> String {
         var html = head(title: "bucket-relay status", refresh: true)
-        html += "<header><h1>bucket-relay</h1><span class=muted>status at \(escape(snapshot.generatedAt))"
+        html += "<header><h1>bucket-relay</h1><span class=muted>status at \(escape(shortTime(snapshot.generatedAt)))"
         html += " · refreshes every \(refreshSeconds) s</span>"
         html += "<form method=post action=\"/status/logout\" class=right>"
         html += "<button class=link type=submit>Sign out</button></form></header>"
@@ -26,10 +27,29 @@ enum StatusPage {
             if let error = replay.error { html += " — \(escape(error))" }
             html += "</p>"
         }
+        html += summary(snapshot)
         html += targetsSection(snapshot)
         html += deadLettersSection(snapshot, csrf: csrf)
         html += rulesSection(snapshot.rules)
         html += "</main></body></html>\n"
+        return html
+    }
+
+    /// One line for a glance: targets, open circuits, pending deliveries, dead letters, last reload.
+    private static func summary(_ snapshot: StatusSnapshot) -> String {
+        let open = snapshot.targets.filter { $0.circuit != "closed" }.count
+        let pending = snapshot.targets.reduce(0) { $0 + $1.pending }
+        let letters = snapshot.deadLetters.count
+        var html = "<div class=summary id=summary>"
+        html += "<div><b>\(snapshot.targets.count)</b><span>targets</span></div>"
+        html += "<div class=\"\(open > 0 ? "bad-card" : "")\"><b>\(open)</b><span>circuits open</span></div>"
+        html += "<div><b>\(pending)</b><span>pending</span></div>"
+        let more = letters >= snapshot.deadLetterLimit ? "+" : ""
+        html +=
+            "<div class=\"\(letters > 0 ? "bad-card" : "")\"><b>\(letters)\(more)</b><span>dead letters</span></div>"
+        let reloadFailed = snapshot.rules.lastReloadError != nil
+        html += "<div class=\"\(reloadFailed ? "bad-card" : "")\"><b>\(reloadFailed ? "failed" : "ok")</b>"
+        html += "<span>last rules reload</span></div></div>"
         return html
     }
 
@@ -63,7 +83,7 @@ enum StatusPage {
             html += "<td>"
             if let error = target.lastError {
                 html += "<span class=mono>\(escape(error))</span>"
-                html += "<div class=\"muted small\">\(escape(target.lastErrorAt ?? ""))</div>"
+                html += "<div class=\"muted small\">\(escape(shortTime(target.lastErrorAt ?? "")))</div>"
             } else {
                 html += "<span class=muted>—</span>"
             }
@@ -96,7 +116,8 @@ enum StatusPage {
         html += "</div><table id=dead-letters><thead><tr><th>Time</th><th>Reason</th><th>Target</th><th>Key</th>"
         html += "<th>Last error</th><th></th></tr></thead><tbody>"
         for letter in letters {
-            html += "<tr data-target=\"\(escape(letter.target ?? ""))\"><td class=nowrap>\(escape(letter.time))</td>"
+            html += "<tr data-target=\"\(escape(letter.target ?? ""))\"><td class=nowrap>"
+            html += "<span title=\"\(escape(letter.time))\">\(escape(shortTime(letter.time)))</span></td>"
             html += "<td><span class=\"badge bad\">\(escape(letter.reason))</span></td>"
             html += "<td>\(escape(letter.target ?? "—"))"
             if let rule = letter.rule { html += "<div class=\"muted small\">rule \(escape(rule))</div>" }
@@ -118,7 +139,7 @@ enum StatusPage {
     private static func rulesSection(_ rules: StatusSnapshot.RulesStatus) -> String {
         var html = "<section><h2>Rules</h2><dl id=rules>"
         html += "<dt>Path</dt><dd class=mono>\(escape(rules.path))</dd>"
-        html += "<dt>Loaded</dt><dd>\(escape(rules.loadedAt))</dd>"
+        html += "<dt>Loaded</dt><dd>\(escape(shortTime(rules.loadedAt)))</dd>"
         html += "<dt>Counts</dt><dd>\(rules.rules) rule(s), \(rules.targets) target(s)</dd>"
         html += "<dt>Files</dt><dd class=mono>\(rules.files.map(escape).joined(separator: "<br>"))</dd>"
         html += "<dt>Last reload</dt><dd>"
@@ -179,6 +200,9 @@ enum StatusPage {
             }
         }
         svg += "</svg>"
+        let minutes = history.bucketSeconds * count / 60
+        svg +=
+            "<div class=\"axis small muted\" style=\"width:\(width)px\"><span>−\(minutes) min</span><span>now</span></div>"
         return svg
     }
 
@@ -222,12 +246,16 @@ enum StatusPage {
         border-bottom:1px solid var(--line)}th{background:var(--bg);font-weight:600;font-size:12px;\
         color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
         .num{text-align:right;font-variant-numeric:tabular-nums}.mono{font-family:ui-monospace,monospace;\
-        font-size:12px;word-break:break-all}.muted{color:var(--muted)}.small{font-size:12px}.nowrap{white-space:nowrap}
-        .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
+        font-size:12px;overflow-wrap:anywhere}.muted{color:var(--muted)}.small{font-size:12px}.nowrap{white-space:nowrap}
+        .badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
         .badge.good{background:var(--good)}.badge.bad{background:var(--bad)}.badge.warn{background:var(--warn)}
         .bad-text{color:var(--bad);font-weight:600}
         .notice{padding:8px 12px;border-radius:6px}.notice.good{background:#dafbe1}.notice.bad{background:#ffebe9}
-        .chart{display:block}.chart-bg{fill:var(--bg)}.ok-bar{fill:#4ac26b}.fail-bar{fill:var(--bad)}
+        .chart{display:block}.axis{display:flex;justify-content:space-between;font-size:10px}
+        .summary{display:flex;gap:12px;margin:16px 0 4px}.summary div{flex:1;border:1px solid var(--line);\
+        border-radius:8px;padding:8px 12px}.summary b{display:block;font-size:22px}.summary span{color:var(--muted);\
+        font-size:12px}.summary .bad-card{border-color:var(--bad);background:#fff5f5}.summary .bad-card b{color:var(--bad)}
+        .chart-bg{fill:var(--bg)}.ok-bar{fill:#4ac26b}.fail-bar{fill:var(--bad)}
         .actions{display:flex;gap:8px;flex-wrap:wrap;margin-bottom:8px}form.inline{display:inline}
         button{font:inherit;padding:3px 12px;border:1px solid var(--line);border-radius:6px;background:var(--bg);\
         cursor:pointer}button:hover{background:#eaeef2}button.link{border:0;background:none;color:#0969da;padding:0}
@@ -257,6 +285,15 @@ enum StatusPage {
         case "half_open": "warn"
         default: "good"
         }
+    }
+
+    /// `2026-12-01T11:13:29.916Z` as `2026-12-01 11:13:29Z`: the full time stays in the element's title.
+    static func shortTime(_ iso: String) -> String {
+        var text = iso.replacingOccurrences(of: "T", with: " ")
+        if let dot = text.firstIndex(of: "."), text.hasSuffix("Z") {
+            text = String(text[..<dot]) + "Z"
+        }
+        return text
     }
 
     /// `42 s`, `5 min 3 s`, `2 h 10 min`.

@@ -262,13 +262,15 @@ final class StatusRoutes: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    /// No caching, no framing, no script, nothing fetched: the page stands alone.
+    /// No caching, no framing, no script, nothing fetched: the page stands alone. The referrer policy is
+    /// `same-origin`, not `no-referrer`: with `no-referrer` browsers send `Origin: null` on the page's own form posts,
+    /// which the cross-site check refuses.
     private static func secure(_ headers: inout HTTPFields) {
         headers[.cacheControl] = "no-store"
         headers[.contentSecurityPolicy] =
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
     }
 }
