@@ -93,11 +93,13 @@ enum RelayRoutes {
         }
         if let registry = relay.prometheus {
             let metricsToken = configuration.metricsRequireToken ? expectedToken : nil
+            let targetGauges = TargetGauges()
             router.get("/metrics") { request, _ in
                 if let metricsToken, !authorized(request, metricsToken) {
                     return unauthorized()
                 }
                 relay.delivery.updateGauges()
+                await targetGauges.update(relay: relay)
                 var out: [UInt8] = []
                 registry.emit(into: &out)
                 var headers = HTTPFields()

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RelayCore
 import RelayDelivery
 import RelayLog
@@ -191,5 +192,69 @@ struct StatusPageTests {
                 #expect(String(decoding: after.body, as: UTF8.self).contains("sent 1, failed 0"))
             }
         }
+    }
+
+    @Test func showsAFailedReloadAndKeepsTheRulesInForce() async throws {
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.configured(rules: Self.rules(receiver), { $0.adminToken = "admin" }) { relay in
+                let headers = [("Accept", "application/json"), ("Authorization", "Bearer admin")]
+                let before = try Self.object(try await TestHTTP.get(relay.url("/status"), headers: headers).body)
+                let loadedAt = try #require((before["rules"] as? [String: Any])?["loadedAt"] as? String)
+                #expect((before["rules"] as? [String: Any])?["lastReloadError"] == nil)
+
+                let file = relay.relay.rules.path + "/rules.json"
+                try Data(#"{"rules": [{"name": "x", "match": {"suffx": ".jpg"}, "to": ["good"]}]}"#.utf8)
+                    .write(to: URL(fileURLWithPath: file))
+                #expect(relay.relay.rules.reload(logger: .init(label: "test")) != nil)
+
+                let after = try Self.object(try await TestHTTP.get(relay.url("/status"), headers: headers).body)
+                let rules = try #require(after["rules"] as? [String: Any])
+                #expect(rules["loadedAt"] as? String == loadedAt, "the running rules stay")
+                #expect(rules["targets"] as? Int == 2)
+                let errors = try #require(rules["lastReloadError"] as? [String])
+                #expect(errors.contains { $0.contains("suffx") && $0.contains("rules.json") })
+                let page = try await TestHTTP.get(relay.url("/status"), headers: [("Authorization", "Bearer admin")])
+                let html = String(decoding: page.body, as: UTF8.self)
+                #expect(html.contains("id=reload-error"))
+                #expect(html.contains("suffx"))
+            }
+        }
+    }
+
+    @Test func theBinaryTakesRELAY_ADMIN_TOKENAndPublishesPerTargetGauges() async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let rulesPath = root + "/rules.json"
+        let rules = """
+            { "targets": { "dead": { "url": "http://127.0.0.1:1/", "retry": { "attempts": 50, "initialBackoff": "5s" } } },
+              "rules": [ { "name": "all", "match": {}, "to": ["dead"] } ] }
+            """
+        try Data(rules.utf8).write(to: URL(fileURLWithPath: rulesPath))
+        let relay = try RelayProcess.start(
+            ["serve", "--rules", rulesPath, "--data-dir", root + "/data", "--host", "127.0.0.1", "--port", "0"],
+            environment: ["RELAY_ADMIN_TOKEN": "from-the-environment"]
+        )
+        defer { relay.kill() }
+        let port = try await relay.waitForPort()
+        let base = "http://127.0.0.1:\(port)"
+        #expect(
+            try await TestHTTP.post(base + "/minio-event", body: try Fixtures.bytes("minio/put-image.json")).status
+                == 200
+        )
+        let json = [("Accept", "application/json")]
+        #expect(try await TestHTTP.get(base + "/status", headers: json).status == 401)
+        let status = try await TestHTTP.get(
+            base + "/status",
+            headers: json + [("Authorization", "Bearer from-the-environment")]
+        )
+        #expect(status.status == 200)
+        let target = try #require((try Self.object(status.body)["targets"] as? [[String: Any]])?.first)
+        #expect(target["pending"] as? Int == 1)
+
+        let text = String(decoding: try await TestHTTP.get(base + "/metrics").body, as: UTF8.self)
+        #expect(text.contains(#"relay_target_pending_deliveries{target="dead"} 1"#), "\(text)")
+        #expect(text.contains(#"relay_target_oldest_pending_age_seconds{target="dead"}"#), "\(text)")
+        #expect(text.contains(#"relay_target_circuit_state{target="dead",state="closed"} 1"#), "\(text)")
+        #expect(text.contains(#"relay_target_circuit_state{target="dead",state="open"} 0"#), "\(text)")
     }
 }

@@ -22,7 +22,7 @@ enum StatusPage {
                 default: "all dead letters"
                 }
             let cls = replay.error != nil || replay.failed > 0 ? "notice bad" : "notice good"
-            html += "<p class=\"\(cls)\" id=last-replay>Replay of \(what) at \(escape(replay.time)): "
+            html += "<p class=\"\(cls)\" id=last-replay>Replay of \(what) at \(escape(shortTime(replay.time))): "
             html += "sent \(replay.sent), failed \(replay.failed), not sendable \(replay.unsendable)"
             if let error = replay.error { html += " — \(escape(error))" }
             html += "</p>"
