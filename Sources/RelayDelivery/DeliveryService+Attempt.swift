@@ -58,6 +58,7 @@ extension DeliveryService {
         let attempts = counted ? attemptNumber : delivery.attempts
         let status = outcome.status
         let errorText = outcome.errorDescription
+        history.record(target: target.name, at: nowInstant, error: errorText)
         var logMetadata: Logger.Metadata = [
             "target.name": "\(target.name)", "rule.name": "\(delivery.rule)", "delivery.id": "\(delivery.deliveryID)",
             "delivery.attempt": "\(attemptNumber)",

@@ -27,6 +27,8 @@ public final class DeliveryService: Service, Sendable {
     private let newTargets = WakeSignal()
     let stopping = Atomic<Bool>(false)
     let metrics = DeliveryMetrics()
+    /// Attempts and failures of the last minutes per target, and each target's last error (the status page).
+    public let history = AttemptHistory()
     private let breakerConfiguration: CircuitBreaker.Configuration
     private let pendingNew = Mutex<Set<String>>([])
 

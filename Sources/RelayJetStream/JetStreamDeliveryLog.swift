@@ -605,6 +605,18 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         return Int(clamping: state.subjects.reduce(0) { $0 + $1.messages })
     }
 
+    /// The oldest among the deliveries of `target` that this relay holds (fetched, claimed or parked): JetStream keeps
+    /// no index by creation time, and fetching only to look would take deliveries from the other relays. So with
+    /// several relays, or with deliveries nobody fetched yet, this is a lower bound on the backlog's age, not the
+    /// age of the oldest; `nil` when this relay holds none.
+    public func oldestPending(target: String) async throws -> Timestamp? {
+        try checkOpen()
+        let consumer = try await consumer(for: target)
+        return consumer.held.withLock { held in
+            (held.parked.values.map(\.delivery.createdAt) + held.claimed.values.map(\.delivery.createdAt)).min()
+        }
+    }
+
     public var totals: DeliveryLogTotals { state.withLock { $0.totals } }
 
     public func isWritable() async -> Bool {

@@ -76,6 +76,10 @@ public protocol DeliveryLog: Sendable {
     /// - Throws: ``DeliveryLogError``, `CancellationError`.
     func pendingCount(target: String) async throws -> Int
 
+    /// When the oldest pending delivery of `target` (claimed ones included) was created; `nil` when it has none.
+    /// - Throws: ``DeliveryLogError``, `CancellationError`.
+    func oldestPending(target: String) async throws -> Timestamp?
+
     /// Pending deliveries, their bytes and the resend identities held, committed.
     var totals: DeliveryLogTotals { get }
 

@@ -16,6 +16,10 @@ public struct RelayConfiguration: Sendable {
     /// `--auth-token` / `RELAY_AUTH_TOKEN`: when set, requests need `Authorization: Bearer TOKEN` (MinIO's
     /// `auth_token` arrives that way). Default none.
     public var authToken: String?
+    /// `--admin-token` / `RELAY_ADMIN_TOKEN`: the token of `GET /status` and its actions (a login form or
+    /// `Authorization: Bearer TOKEN`). Default none: the ingress token (`authToken`) is used; with neither, `/status`
+    /// answers 403.
+    public var adminToken: String?
     /// `--metrics-auth` / `RELAY_METRICS_AUTH`: when true (and a token is set), `GET /metrics` needs the token too.
     /// Default false: `/metrics` is open, like `/healthz` and `/readyz`.
     public var metricsRequireToken: Bool = false

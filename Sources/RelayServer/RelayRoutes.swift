@@ -94,11 +94,13 @@ enum RelayRoutes {
         }
         if let registry = relay.prometheus {
             let metricsToken = configuration.metricsRequireToken ? expectedToken : nil
+            let targetGauges = TargetGauges()
             router.get("/metrics") { request, _ in
                 if let metricsToken, !authorized(request, metricsToken) {
                     return unauthorized()
                 }
                 relay.delivery.updateGauges()
+                await targetGauges.update(relay: relay)
                 var out: [UInt8] = []
                 registry.emit(into: &out)
                 var headers = HTTPFields()
@@ -106,6 +108,7 @@ enum RelayRoutes {
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: out)))
             }
         }
+        StatusRoutes(relay: relay).register(on: router)
         return router
     }
 

@@ -8,6 +8,7 @@ import Synchronization
 /// (docs/rules.md).
 public final class RuleSetStore: Sendable {
     private let state: Mutex<RuleSet>
+    private let reloadState: Mutex<ReloadState>
     /// Where the rules are read from (`--rules`).
     public let path: String
     /// The environment for `${NAME}` expansion, the same at every reload.
@@ -18,6 +19,20 @@ public final class RuleSetStore: Sendable {
         self.path = path
         self.environment = environment
         self.state = Mutex(initial)
+        self.reloadState = Mutex(ReloadState(loadedAt: Timestamp.now(), lastError: nil))
+    }
+
+    /// When the rule set in force was loaded, and the last reload that failed since (its time and diagnostics).
+    public struct ReloadState: Sendable {
+        /// When the rule set in force was loaded (at start or by the last successful reload).
+        public var loadedAt: Timestamp
+        /// The last failed reload after ``loadedAt``, nil when the last reload succeeded (or none failed).
+        public var lastError: (time: Timestamp, diagnostics: RuleSetDiagnostics)?
+    }
+
+    /// When the rules in force were loaded and the last failed reload since.
+    public var reloadStatus: ReloadState {
+        reloadState.withLock { $0 }
     }
 
     /// Reads, validates and compiles the rules at `path` (one file, or every `*.json` of a directory in name order)
@@ -51,12 +66,14 @@ public final class RuleSetStore: Sendable {
         switch Self.load(path: path, environment: environment) {
         case .success(let ruleSet):
             state.withLock { $0 = ruleSet }
+            reloadState.withLock { $0 = ReloadState(loadedAt: Timestamp.now(), lastError: nil) }
             logger.info(
                 "Rules reloaded",
                 metadata: ["rules.path": "\(path)", "rules.count": "\(ruleSet.rules.count)"]
             )
             return nil
         case .failure(let diagnostics):
+            reloadState.withLock { $0.lastError = (Timestamp.now(), diagnostics) }
             logger.error(
                 "Rules reload failed, keeping the running rules",
                 metadata: ["rules.path": "\(path)", "diagnostics": "\(diagnostics)"]

@@ -133,6 +133,10 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
         try await spool.pendingCount(target: target)
     }
 
+    public func oldestPending(target: String) async throws -> Timestamp? {
+        try await spool.oldestPending(target: target)
+    }
+
     public var totals: DeliveryLogTotals {
         DeliveryLogTotals(
             pendingCount: spool.pendingCount,

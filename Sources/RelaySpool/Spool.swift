@@ -361,6 +361,20 @@ public final class Spool: Sendable {
         }
     }
 
+    /// When the oldest pending row of `target` was created; `nil` if it has none. Seeks the target in its index and
+    /// reads each of its rows: a status read, not for the delivery path.
+    ///
+    /// - Throws: ``SpoolError`` `.io` or `.closed`; `CancellationError` if the task is cancelled.
+    public func oldestPending(target: String) async throws -> Timestamp? {
+        try await read(operation: "oldestPending") { db in
+            try Int64.fetchOne(
+                db,
+                sql: "SELECT min(created_at) FROM deliveries WHERE target = ?",
+                arguments: [target]
+            ).map(Timestamp.init(millisecondsSince1970:))
+        }
+    }
+
     // MARK: - Internals
 
     package static let dueSQL = """

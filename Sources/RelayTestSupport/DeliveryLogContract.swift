@@ -29,6 +29,7 @@ public enum DeliveryLogContract {
         case theOldestIdentitiesBeyondTheCapacityAreForgotten
         case pendingDeliveriesSurviveReopening
         case countsPendingPerTarget
+        case reportsTheOldestPendingPerTarget
 
         public var testDescription: String { rawValue }
     }
@@ -271,6 +272,31 @@ public enum DeliveryLogContract {
             #expect(try await log.pendingCount(target: "b") == 1)
             #expect(try await log.pendingCount(target: "c") == 0)
             #expect(log.totals.pendingBytes == Int64("payload-a1payload-a2payload-b1".utf8.count))
+        case .reportsTheOldestPendingPerTarget:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            _ = try await log.append(
+                [
+                    records(
+                        identity: nil,
+                        [
+                            delivery("a1", target: "a", created: 2_000, due: 9_000),
+                            delivery("a2", target: "a", created: 3_000, due: 2_000),
+                            delivery("b1", target: "b", created: 5_000),
+                        ]
+                    )
+                ],
+                at: t(5_000)
+            )
+            #expect(try await log.oldestPending(target: "a") == t(2_000), "by creation, not by due time")
+            #expect(try await log.oldestPending(target: "b") == t(5_000))
+            #expect(try await log.oldestPending(target: "c") == nil)
+            let a2 = try #require(try await log.claim(target: "a", now: t(5_000), limit: 1).first)
+            #expect(try await log.oldestPending(target: "a") == t(2_000), "claimed deliveries are still pending")
+            try await log.delivered(a2)
+            let a1 = try #require(try await log.claim(target: "a", now: t(9_000), limit: 1).first)
+            try await log.delivered(a1)
+            #expect(try await log.oldestPending(target: "a") == nil)
         }
     }
 
@@ -278,13 +304,18 @@ public enum DeliveryLogContract {
         Timestamp(millisecondsSince1970: milliseconds)
     }
 
-    private static func delivery(_ id: String, target: String, due: Int64 = 1_000) -> NewDelivery {
+    private static func delivery(
+        _ id: String,
+        target: String,
+        created: Int64 = 1_000,
+        due: Int64 = 1_000
+    ) -> NewDelivery {
         NewDelivery(
             deliveryID: id,
             target: target,
             rule: "rule-1",
             payload: Array("payload-\(id)".utf8),
-            createdAt: t(1_000),
+            createdAt: t(created),
             nextAttemptAt: t(due)
         )
     }

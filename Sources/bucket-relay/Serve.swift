@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive bucket events over HTTP and deliver them to the targets the rules select.",
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
-            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
+            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -39,6 +39,10 @@ struct Serve: AsyncParsableCommand {
         )
     )
     var authTokenFile: String?
+    @Option(
+        help: "Token of the status page GET /status and its actions (RELAY_ADMIN_TOKEN). Default: the --auth-token."
+    )
+    var adminToken: String?
     @Flag(help: "Require the token on GET /metrics too (RELAY_METRICS_AUTH=true). Default off.")
     var metricsAuth = false
     @Option(help: "Largest request body, e.g. 1MiB or 1048576 (RELAY_MAX_BODY). Default 1MiB.")
@@ -217,6 +221,10 @@ struct Serve: AsyncParsableCommand {
         configuration.rulesPath = rules.path
         configuration.dataDirectory = dataDirectory.path
         configuration.authToken = try resolveToken()
+        if let token = ProcessEnvironment.twin(adminToken, "ADMIN_TOKEN") {
+            guard !token.isEmpty else { throw ValidationError("--admin-token: the token is empty") }
+            configuration.adminToken = token
+        }
         if metricsAuth {
             configuration.metricsRequireToken = true
         } else if let text = ProcessEnvironment.twin(nil, "METRICS_AUTH") {

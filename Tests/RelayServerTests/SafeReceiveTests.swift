@@ -161,7 +161,9 @@ struct SafeReceiveTests {
                     let deadAttempts = dead.requests(path: "/down").count
                     // Without a breaker: 200 events retried every 10–50 ms for 2+ s would be thousands of attempts.
                     #expect(deadAttempts < 60, "the dead target saw \(deadAttempts) attempts")
-                    #expect(healthyDone < .seconds(10), "healthy deliveries took \(healthyDone)")
+                    // A loose bound (about 4 s alone; tests share 2 cores with each other): the latency figures are
+                    // measured by Benchmarks/isolation.py, not here.
+                    #expect(healthyDone < .seconds(30), "healthy deliveries took \(healthyDone)")
                     #expect(try relay.deadLetters().isEmpty, "held-back deliveries do not burn their attempts")
                 }
             }

@@ -23,11 +23,14 @@ public struct DeadLetterReplay: Sendable {
         public var rule: String?
         /// Only lines written at or after this time.
         public var since: Timestamp?
+        /// Only the lines of this delivery (one line, unless it was dead-lettered twice).
+        public var deliveryID: String?
 
-        public init(target: String? = nil, rule: String? = nil, since: Timestamp? = nil) {
+        public init(target: String? = nil, rule: String? = nil, since: Timestamp? = nil, deliveryID: String? = nil) {
             self.target = target
             self.rule = rule
             self.since = since
+            self.deliveryID = deliveryID
         }
     }
 
@@ -210,6 +213,7 @@ public struct DeadLetterReplay: Sendable {
         }
         if let target = filter.target, letter.target != target { return false }
         if let rule = filter.rule, letter.rule != rule { return false }
+        if let deliveryID = filter.deliveryID, letter.deliveryID != deliveryID { return false }
         if let since = filter.since {
             guard let time = Self.timestamp(letter.time), time >= since else { return false }
         }
