@@ -7,6 +7,13 @@
 public enum LogText {
     /// `text` with every unsafe scalar written as `\u{hex}`; `text` itself when it has none.
     public static func escaped(_ text: String) -> String {
+        // The common case, printable ASCII, is decided on the bytes without decoding scalars.
+        var ascii = true
+        for byte in text.utf8 where byte < 0x20 || byte >= 0x7F {
+            ascii = false
+            break
+        }
+        if ascii { return text }
         guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count + 8)

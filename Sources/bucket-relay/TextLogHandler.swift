@@ -23,16 +23,21 @@ struct TextLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let line = Self.format(
+        let merged: Logger.Metadata
+        if let extra = event.metadata, !extra.isEmpty {
+            merged = metadata.isEmpty ? extra : metadata.merging(extra) { _, new in new }
+        } else {
+            merged = metadata
+        }
+        var line = Self.format(
             time: Self.timestamp(),
             level: event.level,
             label: label,
-            metadata: event.metadata.map { metadata.merging($0) { _, new in new } } ?? metadata,
+            metadata: merged,
             source: event.source,
             message: event.message.description
         )
-        let bytes = Array(line.utf8)
-        bytes.withUnsafeBytes { raw in
+        line.withUTF8 { raw in
             guard let base = raw.baseAddress else { return }
             var offset = 0
             while offset < raw.count {
@@ -53,11 +58,25 @@ struct TextLogHandler: LogHandler {
         source: String,
         message: String
     ) -> String {
-        var line = time + " " + level.rawValue + " " + LogText.escaped(label) + ":"
+        var line = ""
+        line.reserveCapacity(256)
+        line += time
+        line += " "
+        line += level.rawValue
+        line += " "
+        line += LogText.escaped(label)
+        line += ":"
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            line += " " + LogText.escaped(key) + "=" + LogText.escaped(value.description)
+            line += " "
+            line += LogText.escaped(key)
+            line += "="
+            line += LogText.escaped(value.description)
         }
-        line += " [" + LogText.escaped(source) + "] " + LogText.escaped(message) + "\n"
+        line += " ["
+        line += LogText.escaped(source)
+        line += "] "
+        line += LogText.escaped(message)
+        line += "\n"
         return line
     }
 
