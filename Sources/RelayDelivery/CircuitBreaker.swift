@@ -73,6 +73,12 @@ public struct CircuitBreaker: Sendable, Equatable {
         if state == .halfOpen { state = .open(until: now) }
     }
 
+    /// Holds the target back until one probe has shown it answers: for a target whose deliveries were failing when
+    /// the relay last stopped (the next attempt is the probe; its failure counts no attempt).
+    public mutating func suspect() {
+        if state == .closed { state = .halfOpen }
+    }
+
     /// Whether attempts flow (the target is believed healthy).
     public var isClosed: Bool { state == .closed }
 

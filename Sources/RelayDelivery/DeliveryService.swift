@@ -187,13 +187,24 @@ public final class DeliveryService: Service, Sendable {
                 }
                 if room > 0 {
                     do {
-                        let claimed = try await log.claim(target: worker.name, now: now, limit: room)
-                        worker.inFlight.add(claimed.count, ordering: .relaxed)
-                        let isProbe = permission == .probe
-                        for delivery in claimed {
-                            group.addTask { await self.attempt(delivery, target: target, worker: worker, isProbe) }
+                        var claimed = try await log.claim(target: worker.name, now: now, limit: room)
+                        var isProbe = permission == .probe
+                        if !worker.startChecked.exchange(true, ordering: .relaxed), !isProbe,
+                            let failed = claimed.firstIndex(where: { $0.lastError != nil })
+                        {
+                            // Deliveries that were failing when the relay last stopped: the target is not believed
+                            // healthy until one probe succeeds, so a restart uses up no attempt the circuit kept.
+                            worker.breaker.withLock { $0.suspect() }
+                            for (index, other) in claimed.enumerated() where index != failed { log.release(other) }
+                            claimed = [claimed[failed]]
+                            isProbe = true
                         }
-                        if isProbe && claimed.isEmpty {
+                        worker.inFlight.add(claimed.count, ordering: .relaxed)
+                        let probing = isProbe
+                        for delivery in claimed {
+                            group.addTask { await self.attempt(delivery, target: target, worker: worker, probing) }
+                        }
+                        if probing && claimed.isEmpty {
                             // Nothing is due to probe with: stay open and probe when a delivery comes due.
                             worker.breaker.withLock { $0.probeNotSent(now: now) }
                         }
@@ -270,6 +281,8 @@ final class TargetWorker: Sendable {
     let signal = WakeSignal()
     /// Deliveries claimed and not yet settled: in flight, or waiting for their outcome to be recorded.
     let inFlight = Atomic<Int>(0)
+    /// Whether the first claim since start was checked for deliveries that were failing before.
+    let startChecked = Atomic<Bool>(false)
     /// Holds the target back after consecutive failures.
     let breaker: Mutex<CircuitBreaker>
 

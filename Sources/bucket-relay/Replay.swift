@@ -30,6 +30,9 @@ struct Replay: AsyncParsableCommand {
     var progressEvery: Double = 2
 
     func run() async throws {
+        guard progressEvery.isFinite, progressEvery > 0 else {
+            throw ValidationError("--progress-every: \"\(progressEvery)\" is not a number of seconds above 0")
+        }
         let directory = dataDirectory.path
         let rulesPath = rules.path
         guard FileManager.default.fileExists(atPath: rulesPath) else {
@@ -58,7 +61,7 @@ struct Replay: AsyncParsableCommand {
         var progress = ReplayProgress(
             total: total,
             isTerminal: !dryRun && isatty(STDOUT_FILENO) == 1,
-            interval: .milliseconds(Int64(max(0.05, progressEvery) * 1000))
+            interval: .milliseconds(Int64(min(max(0.05, progressEvery), 86_400) * 1000))
         )
         let shownPerKind = 20
         var shown = (failed: 0, unsendable: 0)

@@ -127,4 +127,42 @@ struct DeliveryLogPromiseTests {
             try await relay.log.deadLetter([DeadLetter(time: "t", reason: .undecodable, payload: "{}")])
         }
     }
+
+    /// A restart while a target's circuit is open keeps the deliveries' attempts: the target is not believed healthy
+    /// at start, so its first attempt is a probe.
+    @Test func aRestartWhileTheCircuitIsOpenUsesUpNoAttempt() async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let data = root + "/data"
+        try await Receiver.withReceiver { _, _ in
+            ReceiverResponse(status: 503)
+        } _: { down in
+            let rules = [
+                "rules.json": """
+                {
+                  "targets": {
+                    "down": { "url": "\(down.url(path: "/down"))", "timeout": "1s",
+                              "retry": { "attempts": 2, "initialBackoff": "50ms", "maxBackoff": "100ms" } }
+                  },
+                  "rules": [ { "name": "all", "match": {}, "to": ["down"] } ]
+                }
+                """
+            ]
+            try await TestRelay.with(rules: rules, dataDirectory: data) { relay in
+                for index in 0..<10 {
+                    let answer = try await relay.post(ReplayBesideServeTests.event(key: "restart/\(index).txt"))
+                    #expect(answer.status == 200)
+                }
+                _ = try await down.waitForRequests(count: 6, path: "/down")
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try relay.deadLetters().isEmpty, "the open circuit keeps every delivery")
+            }
+            // The target is still down after the restart.
+            try await TestRelay.with(rules: rules, dataDirectory: data) { relay in
+                try await Task.sleep(for: .seconds(3))
+                #expect(try relay.deadLetters().isEmpty, "a restart used up no attempt")
+                #expect(relay.relay.log.totals.pendingCount == 10)
+            }
+        }
+    }
 }
