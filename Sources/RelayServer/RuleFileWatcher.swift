@@ -131,7 +131,8 @@ final class RuleFileWatcher: Sendable {
             let name = String(decoding: nameBytes, as: UTF8.self)
             if let fileName {
                 if name == fileName { return true }
-            } else if name.hasSuffix(".json") && !name.hasPrefix(".") {
+            } else if (name.hasSuffix(".json") && !name.hasPrefix(".")) || name.hasPrefix("..") {
+                // `..data` and `..<timestamp>` are how a Kubernetes ConfigMap volume swaps its files atomically.
                 return true
             }
             offset = nameEnd
