@@ -60,7 +60,4 @@ public struct DeadLetter: Codable, Sendable, Equatable {
         self.detail = detail
         self.payload = payload
     }
-
-    /// Formats a time as ISO 8601 UTC with milliseconds: `2026-11-25T10:11:12.345Z`.
-    public static func timestamp(_ time: Timestamp) -> String { time.iso8601 }
 }
