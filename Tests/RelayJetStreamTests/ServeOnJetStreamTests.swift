@@ -23,12 +23,15 @@ struct ServeOnJetStreamTests {
                       "rules": [ { "name": "all", "match": {}, "to": ["a", "b"] } ] }
                     """.utf8
                 ).write(to: URL(fileURLWithPath: rules))
-                let first = try ServeProcess.start(rules: rules, jetstream: nats.url)
-                defer { first.stop() }
-                let second = try ServeProcess.start(rules: rules, jetstream: nats.url)
-                defer { second.stop() }
-                let ports = [try await first.port(), try await second.port()]
-                #expect(first.output.contains("delivery_log=jetstream"), "\(first.output)")
+                let arguments = [
+                    "serve", "--rules", rules, "--jetstream", nats.url, "--host", "127.0.0.1", "--port", "0",
+                ]
+                let first = try RelayProcess.start(arguments)
+                defer { first.kill() }
+                let second = try RelayProcess.start(arguments)
+                defer { second.kill() }
+                let ports = [try await first.waitForPort(), try await second.waitForPort()]
+                #expect(first.text.contains("delivery_log=jetstream"), "\(first.text)")
 
                 let body = try Self.fixture("minio/put-image.json")
                 let answers = try await withThrowingTaskGroup(of: String.self) { group in
@@ -79,67 +82,5 @@ struct ServeOnJetStreamTests {
             throw ReceiverError("fixture \(name) not found")
         }
         return [UInt8](data)
-    }
-}
-
-/// `bucket-relay serve --jetstream URL` as a child process, stopped by its PID.
-final class ServeProcess: Sendable {
-    let process: Process
-    private let captured = Mutex<[UInt8]>([])
-
-    private init(process: Process) {
-        self.process = process
-    }
-
-    static var executable: String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("bucket-relay").path
-        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return root.path + "/.build/debug/bucket-relay"
-    }
-
-    static func start(rules: String, jetstream: String) throws -> ServeProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "serve", "--rules", rules, "--jetstream", jetstream, "--host", "127.0.0.1", "--port", "0",
-        ]
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let serve = ServeProcess(process: process)
-        pipe.fileHandleForReading.readabilityHandler = { [weak serve] handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
-            serve?.captured.withLock { $0.append(contentsOf: data) }
-        }
-        try process.run()
-        return serve
-    }
-
-    var output: String { captured.withLock { String(decoding: $0, as: UTF8.self) } }
-
-    func port() async throws -> Int {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if let range = output.range(of: "server.port=") {
-                let digits = output[range.upperBound...].prefix { $0.isNumber }
-                if let port = Int(digits), port > 0 { return port }
-            }
-            guard process.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw ReceiverError("serve --jetstream did not report its port:\n\(output)")
-    }
-
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
     }
 }

@@ -1,23 +1,20 @@
 import Foundation
-import RelayCore
-import RelayDelivery
-import RelayLog
-import RelayServer
-import RelaySpool
-import RelayTestSupport
 import Synchronization
 
 /// The built `bucket-relay` executable, run as a child process (for CLI and crash tests).
-final class RelayProcess: Sendable {
-    let process: Process
+public final class RelayProcess: Sendable {
+    public let process: Process
     private let output: Mutex<[UInt8]>
 
     /// The executable next to the test bundle (built by `swift build --build-tests`), else `.build/debug`.
-    static let executable: String = {
+    public static let executable: String = {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("bucket-relay").path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-        return Fixtures.packageRoot + "/.build/debug/bucket-relay"
+        // Sources/RelayTestSupport/RelayProcess.swift → the package root.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.path + "/.build/debug/bucket-relay"
     }()
 
     private init(process: Process) {
@@ -27,7 +24,7 @@ final class RelayProcess: Sendable {
 
     /// Starts `bucket-relay ARGUMENTS` with `environment` added to a minimal environment; stdout and stderr are
     /// captured together.
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RelayProcess {
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RelayProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -52,7 +49,7 @@ final class RelayProcess: Sendable {
 
     /// Runs `bucket-relay ARGUMENTS` to completion.
     /// - Returns: the exit status and everything it printed.
-    static func run(
+    public static func run(
         _ arguments: [String],
         environment: [String: String] = [:],
         timeout: Duration = .seconds(30)
@@ -71,10 +68,10 @@ final class RelayProcess: Sendable {
         return (relay.process.terminationStatus, relay.text)
     }
 
-    var text: String { output.withLock { String(decoding: $0, as: UTF8.self) } }
+    public var text: String { output.withLock { String(decoding: $0, as: UTF8.self) } }
 
     /// Waits for the "Relay listening" log line and returns the port it names.
-    func waitForPort(timeout: Duration = .seconds(30)) async throws -> Int {
+    public func waitForPort(timeout: Duration = .seconds(30)) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let range = text.range(of: "server.port=") {
@@ -88,18 +85,18 @@ final class RelayProcess: Sendable {
     }
 
     /// Sends `signal` to the child (only ever this process, by its PID).
-    func signal(_ signal: Int32) {
+    public func signal(_ signal: Int32) {
         if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
     }
 
     /// SIGKILL, then waits for the process to be gone.
-    func kill() {
+    public func kill() {
         signal(SIGKILL)
         process.waitUntilExit()
     }
 
     /// Waits for the process to exit; returns its status.
-    func waitForExit(timeout: Duration) async throws -> Int32 {
+    public func waitForExit(timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline { throw ReceiverError("the relay did not exit within \(timeout)") }
