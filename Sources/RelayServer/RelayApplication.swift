@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Prometheus
@@ -19,6 +20,7 @@ public struct RelayStartError: Error, CustomStringConvertible {
         case dataDirectory = "data_directory"
         case deliveryLog = "delivery_log"
         case transport
+        case tls
     }
 
     public var code: Code
@@ -44,6 +46,8 @@ public final class Relay: Sendable {
     public let delivery: DeliveryService
     public let ingress: Ingress
     let bodyDeadlines: BodyDeadlines
+    /// Plain HTTP/1, or HTTP/1 over TLS with `configuration.tls` (its files read and checked at init).
+    let server: HTTPServerBuilder
     let client: CurlClient
     let logger: Logger
     let lock: DataDirectoryLock?
@@ -68,6 +72,17 @@ public final class Relay: Sendable {
                 message: "invalid rules in \(configuration.rulesPath)",
                 diagnostics: error
             )
+        }
+        // The certificate and key are checked before the delivery log is opened: a bad file touches nothing.
+        let idleTimeout = TimeAmount.seconds(configuration.idleTimeoutSeconds)
+        if let tls = configuration.tls {
+            do {
+                self.server = try RelayHTTPServer.https(idleTimeout: idleTimeout, tls: tls)
+            } catch {
+                throw RelayStartError(code: .tls, message: "cannot serve HTTPS: \(error)")
+            }
+        } else {
+            self.server = RelayHTTPServer.http1(idleTimeout: idleTimeout)
         }
         if var jetStream = configuration.jetStream {
             // The delivery log on JetStream: no local data directory is used (nor locked).
@@ -161,10 +176,11 @@ public final class Relay: Sendable {
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let router = RelayRoutes.router(relay: self)
         let logger = self.logger
+        let server = self.server
         let app = Application(
             router: router,
             // A connection that sends nothing for this long is closed, so idle or stalled senders cannot pile up.
-            server: RelayHTTPServer.http1(idleTimeout: .seconds(configuration.idleTimeoutSeconds)),
+            server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "bucket-relay",

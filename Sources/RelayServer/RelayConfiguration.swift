@@ -9,6 +9,8 @@ public struct RelayConfiguration: Sendable {
     public var host: String = "0.0.0.0"
     /// `--port` / `RELAY_PORT`: the TCP port; 0 picks a free one. Default 8080.
     public var port: Int = 8080
+    /// Serve HTTPS with this certificate and key instead of plain HTTP; nil: plain HTTP.
+    public var tls: ServerTLS?
     /// `--rules` / `RELAY_RULES`: a rule file, or a directory of `*.json` rule files. Default `rules`.
     public var rulesPath: String = "rules"
     /// `--data-dir` / `RELAY_DATA_DIR`: holds `spool.sqlite` and `dead-letter.jsonl`. Default `data`.

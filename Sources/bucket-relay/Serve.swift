@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive bucket events over HTTP and deliver them to the targets the rules select.",
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
-            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
+            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_TLS_CERT, RELAY_TLS_KEY, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -66,6 +66,17 @@ struct Serve: AsyncParsableCommand {
     var jetstreamCreds: String?
     @Option(help: "Replicas of the JetStream streams, 1 to 5 (RELAY_JETSTREAM_REPLICAS). Default 1.")
     var jetstreamReplicas: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Serve HTTPS with this PEM certificate chain; needs --tls-key (RELAY_TLS_CERT). Default: plain HTTP.",
+            valueName: "file"
+        )
+    )
+    var tlsCert: String?
+    @Option(
+        help: ArgumentHelp("The PEM private key of --tls-cert (RELAY_TLS_KEY). Default none.", valueName: "file")
+    )
+    var tlsKey: String?
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
@@ -217,6 +228,18 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("RELAY_PORT: \"\(text)\" is not a port number (0-65535)")
             }
             configuration.port = value
+        }
+        let tlsCertificate = ProcessEnvironment.twin(tlsCert, "TLS_CERT")
+        let tlsKeyFile = ProcessEnvironment.twin(tlsKey, "TLS_KEY")
+        switch (tlsCertificate, tlsKeyFile) {
+        case (let certificate?, let key?):
+            configuration.tls = ServerTLS(certificateFile: certificate, keyFile: key)
+        case (nil, nil):
+            break
+        case (_?, nil):
+            throw ValidationError("--tls-cert needs --tls-key (RELAY_TLS_KEY), the certificate's private key")
+        case (nil, _?):
+            throw ValidationError("--tls-key needs --tls-cert (RELAY_TLS_CERT), the certificate it belongs to")
         }
         configuration.rulesPath = rules.path
         configuration.dataDirectory = dataDirectory.path

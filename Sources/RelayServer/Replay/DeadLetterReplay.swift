@@ -200,7 +200,8 @@ public struct DeadLetterReplay: Sendable {
             headers: headers,
             body: body,
             timeout: target.timeout,
-            connectTimeout: min(target.timeout, .seconds(5))
+            connectTimeout: min(target.timeout, .seconds(5)),
+            tls: target.tls
         )
         return try await client.execute(request).status
     }
