@@ -110,6 +110,9 @@ struct EventStreamRoutingTests {
                         left = await stream.routerPending()
                     }
                     #expect(left == .init(pending: 0, ackPending: 0), "the event was acked")
+                    relay.signal(SIGTERM)
+                    #expect(try await relay.waitForExit(timeout: .seconds(20)) == 0)
+                    #expect(relay.text.contains("Router stopped"), "\(relay.text)")
                 }
             }
         }
@@ -380,6 +383,16 @@ struct EventStreamRoutingTests {
                 }
                 #expect(statuses == [200, 200, 503], "\(statuses)")
                 #expect(retryAfter != nil)
+                // The target's consumer holds both, cluster-wide: not yet fetched or fetched and unsettled.
+                var backlog = 0.0
+                let deadline = ContinuousClock.now + .seconds(20)
+                while backlog != 2, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(250))
+                    backlog =
+                        try await Self.metric(port, #"relay_consumer_pending{target="a"}"#)
+                        + Self.metric(port, #"relay_consumer_ack_pending{target="a"}"#)
+                }
+                #expect(backlog == 2)
             }
         }
     }
