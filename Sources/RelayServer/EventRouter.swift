@@ -28,20 +28,26 @@ public final class EventRouter: Service, Sendable {
     private let logger: Logger
     /// Events fetched at once (and routed concurrently).
     private let batch: Int
+    /// The largest body routed; larger messages are dead-lettered.
+    private let maxBodyBytes: Int
     private let gauges = Mutex<[String: (pending: Gauge, ackPending: Gauge)]>([:])
     private static let redelivered = Counter(label: "relay_events_redelivered_total")
     private static let routerPending = Gauge(label: "relay_router_pending")
 
     /// - Parameters:
     ///   - targetNames: the targets whose delivery consumers' backlogs the gauges show (the rules' targets).
+    ///   - maxBodyBytes: the largest message body routed (`--max-body`): a larger one could not be stored as
+    ///     deliveries, so it is dead-lettered (`undecodable`) and acked.
     ///   - batch: the most events fetched at once, routed concurrently. Default 32.
     public init(
         stream: JetStreamEventStream,
         ingress: Ingress,
         targetNames: @escaping @Sendable () -> [String],
+        maxBodyBytes: Int,
         logger: Logger,
         batch: Int = 32
     ) {
+        self.maxBodyBytes = maxBodyBytes
         self.stream = stream
         self.ingress = ingress
         self.targetNames = targetNames
@@ -102,7 +108,10 @@ public final class EventRouter: Service, Sendable {
     /// Routes one event, then acks it, or naks it when nothing could be stored.
     private func route(_ event: JetStreamEventStream.Event) async {
         if event.deliveryCount > 1 { Self.redelivered.increment() }
-        let answer = await ingress.handle(body: event.body, source: .stream(sequence: event.streamSequence))
+        let answer =
+            event.body.count > maxBodyBytes
+            ? await ingress.deadLetterOversized(body: event.body, limit: maxBodyBytes)
+            : await ingress.handle(body: event.body, source: .stream(sequence: event.streamSequence))
         guard (200..<300).contains(answer.status) else {
             // 503: the delivery log refused; nothing of the event is stored but what a second routing finds as a
             // duplicate. Any other answer would be a bug of ingress; the event stays either way.

@@ -131,6 +131,33 @@ public final class Ingress: Sendable {
         }
     }
 
+    /// A stream message larger than the largest body (`--max-body`, lowered to what NATS takes): its deliveries could
+    /// not be stored, so rather than giving it back for ever it is dead-lettered (`undecodable`, field `$`) with its
+    /// first 64 KiB as payload, and the router acks it.
+    public func deadLetterOversized(body: [UInt8], limit: Int) async -> IngressResponse {
+        let metrics = IngressMetrics.Counted(metrics: self.metrics, source: .stream(sequence: 0))
+        let kept = 64 * 1024
+        let problem = Undecodable(
+            field: "$",
+            reason: "a message of \(body.count) bytes is larger than the largest body (\(limit) bytes); the payload "
+                + "holds its first \(min(kept, body.count)) bytes"
+        )
+        do {
+            try await log.deadLetter([undecodableLetter(problem, payload: body.prefix(kept))])
+        } catch {
+            metrics.requests(.unavailable)
+            logger.error("Cannot write the dead letters", metadata: ["error": "\(error)"])
+            return .error(503, "dead-letter file not writable", "\(error)", retryAfter: 5)
+        }
+        metrics.requests(.undecodable)
+        metrics.records(.undecodable)
+        logger.warning(
+            "Dead-lettered a stream message larger than the largest body",
+            metadata: ["dead_letter.field": "$", "dead_letter.detail": "\(problem.reason)", "event.source": "stream"]
+        )
+        return undecodableResponse(problem)
+    }
+
     /// A stream message that is not JSON: nobody can be told, so it is kept as an `undecodable` dead letter.
     private func deadLetterNotJSON(
         _ error: some CustomStringConvertible,

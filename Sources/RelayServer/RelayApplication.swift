@@ -175,6 +175,7 @@ public final class Relay: Sendable {
                 stream: stream,
                 ingress: ingress,
                 targetNames: { rules.current.targets.map(\.name) },
+                maxBodyBytes: configuration.maxBodyBytes,
                 logger: logger
             )
         }

@@ -162,13 +162,22 @@ struct EventStreamRoutingTests {
         try await NATSServer.with { nats in
             try await Receiver.withReceiver { receiver in
                 try await Self.withRoot { root in
-                    let relay = try Self.serve(try Self.rules(in: root, receiver: receiver), nats)
+                    let relay = try Self.serve(
+                        try Self.rules(in: root, receiver: receiver),
+                        nats,
+                        extra: ["--max-body", "64KiB"]
+                    )
                     defer { relay.kill() }
                     let port = try await relay.waitForPort()
                     let stream = try await Self.publisher(nats)
                     defer { Task { await stream.close() } }
                     try await stream.publish(Array(#"{"hello":"world"}"#.utf8))
                     try await stream.publish(Array("not json at all".utf8))
+                    // Larger than --max-body: its deliveries could not be stored; kept with its first 64 KiB.
+                    let large =
+                        Array(#"{"Records":[{"pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 100_000)
+                        + Array(#""}]}"#.utf8)
+                    try await stream.publish(large)
                     try await stream.publish(Self.event(key: "after/cat.jpg", sequencer: "17A0000000000003"))
                     // The event behind them is routed: nothing stalls behind a poison message.
                     _ = try await receiver.waitForRequests(count: 1, path: "/a", timeout: .seconds(20))
@@ -180,23 +189,27 @@ struct EventStreamRoutingTests {
                         letters = export.output.split(separator: "\n").compactMap {
                             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
                         }
-                        if letters.count >= 2 { break }
+                        if letters.count >= 3 { break }
                         try await Task.sleep(for: .milliseconds(100))
                     }
-                    #expect(letters.count == 2, "\(letters)")
+                    #expect(letters.count == 3, "\(letters)")
                     #expect(letters.allSatisfy { $0["reason"] as? String == "undecodable" }, "\(letters)")
                     #expect(letters.contains { ($0["payload"] as? String) == #"{"hello":"world"}"# })
                     let notJSON = letters.first { ($0["payload"] as? String) == "not json at all" }
                     #expect(notJSON?["field"] as? String == "$")
                     #expect((notJSON?["detail"] as? String)?.hasPrefix("not JSON") == true, "\(notJSON ?? [:])")
                     #expect(letters.allSatisfy { ($0["detail"] as? String)?.isEmpty == false }, "each has its reason")
+                    let oversized = letters.first {
+                        ($0["detail"] as? String)?.contains("larger than the largest body") == true
+                    }
+                    #expect((oversized?["payload"] as? String)?.utf8.count == 64 * 1024, "its first 64 KiB")
                     var left = await stream.routerPending()
                     let drained = ContinuousClock.now + .seconds(10)
                     while left != .init(pending: 0, ackPending: 0), ContinuousClock.now < drained {
                         try await Task.sleep(for: .milliseconds(50))
                         left = await stream.routerPending()
                     }
-                    #expect(left == .init(pending: 0, ackPending: 0), "all three acked")
+                    #expect(left == .init(pending: 0, ackPending: 0), "all four acked")
                     #expect(try await Self.metric(port, #"relay_stream_messages_total{outcome="not_json"}"#) == 1)
                 }
             }
