@@ -279,7 +279,7 @@ struct EventStreamRoutingTests {
             } _: { receiver in
                 try await Self.withRoot { root in
                     let rules = try Self.rules(in: root, receiver: receiver)
-                    let relay = try Self.serve(rules, nats)
+                    let relay = try Self.serve(rules, nats, extra: ["--admin-token", "status-secret"])
                     defer { relay.kill() }
                     let port = try await relay.waitForPort()
                     for index in 0..<5 {
@@ -337,6 +337,30 @@ struct EventStreamRoutingTests {
                     #expect(after.output.isEmpty, "\(after.output)")
                     try await Task.sleep(for: .milliseconds(500))
                     #expect(receiver.requests(path: "/a").count == 10, "each replayed delivery once")
+
+                    // The status page's replay action re-queues on JetStream too.
+                    accepting.value.store(false, ordering: .relaxed)
+                    let late = Self.event(key: "rejected/late.jpg", sequencer: "17C0000000000009")
+                    #expect(try await TestHTTP.post("http://127.0.0.1:\(port)/minio-event", body: late).status == 200)
+                    _ = try await receiver.waitForRequests(count: 11, path: "/a", timeout: .seconds(20))
+                    var exported = ""
+                    let exportDeadline = ContinuousClock.now + .seconds(20)
+                    while exported.isEmpty, ContinuousClock.now < exportDeadline {
+                        try await Task.sleep(for: .milliseconds(100))
+                        exported = try await RelayProcess.run(["dead-letters", "export", "--jetstream", nats.url])
+                            .output
+                    }
+                    #expect(exported.contains("rejected/late.jpg"))
+                    accepting.value.store(true, ordering: .relaxed)
+                    let action = try await TestHTTP.post(
+                        "http://127.0.0.1:\(port)/status/replay?scope=all",
+                        body: [],
+                        headers: [(name: "Authorization", value: "Bearer status-secret")]
+                    )
+                    #expect(action.status == 200)
+                    #expect(String(decoding: action.body, as: UTF8.self).contains(#""sent":1"#), "\(action.body)")
+                    let last = try await receiver.waitForRequests(count: 12, path: "/a", timeout: .seconds(20))
+                    #expect(String(decoding: last[11].body, as: UTF8.self).contains("rejected/late.jpg"))
                 }
             }
         }
