@@ -366,6 +366,64 @@ struct EventStreamRoutingTests {
         }
     }
 
+    @Test func anEventTheFullLogRefusesIsGivenBackAndRoutedOnceThereIsRoom() async throws {
+        let accepting = Flag()
+        try await NATSServer.with { nats in
+            try await Receiver.withReceiver { _, _ in
+                ReceiverResponse(status: accepting.value.load(ordering: .relaxed) ? 200 : 503)
+            } _: { receiver in
+                try await Self.withRoot { root in
+                    let rules = root + "/rules.json"
+                    try Data(
+                        """
+                        { "targets": { "a": { "url": "\(receiver.url(path: "/a"))", "timeout": "2s",
+                            "retry": { "attempts": 1000, "initialBackoff": "200ms", "maxBackoff": "500ms" } } },
+                          "rules": [ { "name": "all", "match": {}, "to": ["a"] } ] }
+                        """.utf8
+                    ).write(to: URL(fileURLWithPath: rules))
+                    let relay = try Self.serve(rules, nats, extra: ["--spool-max", "2"])
+                    defer { relay.kill() }
+                    let port = try await relay.waitForPort()
+                    for index in 0..<2 {
+                        let body = Self.event(key: "room/\(index).jpg", sequencer: "17F000000000000\(index)")
+                        #expect(
+                            try await TestHTTP.post("http://127.0.0.1:\(port)/minio-event", body: body).status == 200
+                        )
+                    }
+                    // The deliveries stream is full (the target answers 503): the router cannot append this one.
+                    let stream = try await Self.publisher(nats)
+                    defer { Task { await stream.close() } }
+                    try await stream.publish(Self.event(key: "room/late.jpg", sequencer: "17F0000000000009"))
+                    let refused = ContinuousClock.now + .seconds(20)
+                    var given = 0.0
+                    while given < 1, ContinuousClock.now < refused {
+                        try await Task.sleep(for: .milliseconds(100))
+                        given = try await Self.metric(port, #"relay_stream_messages_total{outcome="unavailable"}"#)
+                    }
+                    #expect(given >= 1, "the router was refused and gave the event back")
+                    let held = await stream.routerPending()
+                    #expect((held?.pending ?? 0) + UInt64(max(0, held?.ackPending ?? 0)) == 1, "still in the stream")
+                    #expect(relay.text.contains("Router gave an event back"))
+                    // Room again: the target answers; the event is routed after its nak delay and delivered once.
+                    accepting.value.store(true, ordering: .relaxed)
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    func late() -> Int {
+                        receiver.requests(path: "/a").count {
+                            String(decoding: $0.body, as: UTF8.self).contains("room/late.jpg")
+                        }
+                    }
+                    while late() == 0, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    try await Task.sleep(for: .seconds(1))
+                    #expect(late() == 1)
+                    #expect(try await Self.metric(port, "relay_events_redelivered_total") >= 1)
+                    #expect(await stream.routerPending() == .init(pending: 0, ackPending: 0))
+                }
+            }
+        }
+    }
+
     @Test func natsDownFailsReadinessAndIngressAnswers503WithRetryAfter() async throws {
         try await Receiver.withReceiver { receiver in
             try await Self.withRoot { root in
