@@ -77,6 +77,22 @@ struct Serve: AsyncParsableCommand {
         help: ArgumentHelp("The PEM private key of --tls-cert (RELAY_TLS_KEY). Default none.", valueName: "file")
     )
     var tlsKey: String?
+    @Option(
+        help: ArgumentHelp(
+            "Subject MinIO's notify_nats target publishes events on (jetstream on), stored in stream RELAY_EVENTS and "
+                + "routed by every relay; one subject, no wildcards (RELAY_JETSTREAM_SUBJECT). Default minio.events.",
+            valueName: "subject"
+        )
+    )
+    var jetstreamSubject: String?
+    @Option(
+        help: ArgumentHelp(
+            "This relay's name in every log line (relay=NAME), the status page and its NATS connections "
+                + "(RELAY_INSTANCE). Default the host name.",
+            valueName: "name"
+        )
+    )
+    var instance: String?
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
@@ -98,10 +114,13 @@ struct Serve: AsyncParsableCommand {
                     + "use text or json"
             )
         }
+        let instance = configuration.instance
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
                 format == "json" ? JSONLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
+            // Every line names the relay that wrote it, so that the logs of several relays can be read together.
+            handler[metadataKey: "relay"] = "\(instance)"
             return handler
         }
         let registry = PrometheusCollectorRegistry()
@@ -146,6 +165,7 @@ struct Serve: AsyncParsableCommand {
                 "delivery_log": "\(configuration.jetStream == nil ? "sqlite" : "jetstream")",
                 "data_dir": "\(configuration.jetStream == nil ? configuration.dataDirectory : "-")",
                 "pending": "\(relay.log.totals.pendingCount)",
+                "jetstream.subject": "\(configuration.jetStream?.eventsSubject ?? "-")",
             ]
         )
         if configuration.authToken == nil && !Self.isLoopback(configuration.host) {
@@ -217,6 +237,17 @@ struct Serve: AsyncParsableCommand {
     private func resolve() throws -> RelayConfiguration {
         var configuration = RelayConfiguration()
         configuration.environment = ProcessEnvironment.values
+        if let instance = ProcessEnvironment.twin(instance, "INSTANCE") {
+            let name = self.instance != nil ? "--instance" : "RELAY_INSTANCE"
+            guard !instance.isEmpty, instance.utf8.count <= 64,
+                instance.utf8.allSatisfy({ $0 > 32 && $0 < 127 })
+            else {
+                throw ValidationError(
+                    "\(name): \"\(instance)\" is not a name: use 1 to 64 printable ASCII characters without spaces"
+                )
+            }
+            configuration.instance = instance
+        }
         if let host = ProcessEnvironment.twin(host, "HOST") { configuration.host = host }
         if let port {
             guard (0...65535).contains(port) else {
@@ -315,10 +346,17 @@ struct Serve: AsyncParsableCommand {
             guard (1...5).contains(jetStreamConfiguration.replicas) else {
                 throw ValidationError("--jetstream-replicas: must be 1 to 5 (JetStream's limit)")
             }
-            jetStreamConfiguration.connectionName = "bucket-relay@\(ProcessInfo.processInfo.hostName)"
+            if let subject = ProcessEnvironment.twin(jetstreamSubject, "JETSTREAM_SUBJECT") {
+                let name = jetstreamSubject != nil ? "--jetstream-subject" : "RELAY_JETSTREAM_SUBJECT"
+                if let problem = jetStreamConfiguration.eventsSubjectProblem(subject) {
+                    throw ValidationError("\(name): \"\(subject)\": \(problem)")
+                }
+                jetStreamConfiguration.eventsSubject = subject
+            }
+            jetStreamConfiguration.connectionName = "bucket-relay@\(configuration.instance)"
             configuration.jetStream = jetStreamConfiguration
-        } else if jetstreamCreds != nil || jetstreamReplicas != nil {
-            throw ValidationError("--jetstream-creds and --jetstream-replicas need --jetstream")
+        } else if jetstreamCreds != nil || jetstreamReplicas != nil || jetstreamSubject != nil {
+            throw ValidationError("--jetstream-creds, --jetstream-replicas and --jetstream-subject need --jetstream")
         }
         return configuration
     }
