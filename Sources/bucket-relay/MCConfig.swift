@@ -26,12 +26,21 @@ struct MCConfig: ParsableCommand {
         )
     )
     var arn: String = MinioConfigGenerator.defaultARN
+    @Option(
+        name: .customLong("bucket"),
+        help: ArgumentHelp(
+            "A bucket for the rules without a bucket condition (repeatable). Default: every bucket, through a shell "
+                + "loop over `mc ls --json ALIAS`.",
+            valueName: "bucket"
+        )
+    )
+    var buckets: [String] = []
 
     func run() throws {
         let path = ProcessEnvironment.twin(rules, "RULES") ?? "rules"
         switch RuleFiles.load(path: path, environment: ProcessEnvironment.values) {
         case .success(let ruleSet):
-            for line in MinioConfigGenerator.lines(for: ruleSet, alias: alias, arn: arn) {
+            for line in MinioConfigGenerator.lines(for: ruleSet, alias: alias, arn: arn, buckets: buckets) {
                 print(line)
             }
         case .failure(let diagnostics):

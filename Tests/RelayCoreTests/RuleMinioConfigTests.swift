@@ -38,10 +38,15 @@ import Testing
                 #"# rule "all-docs" (rules/a.json): mc event add cannot select s3:Scanner:ManyVersions, "#
                     + "s3:Scanner:LargeVersions, s3:Scanner:BigPrefix, s3:LifecycleDelMarkerExpiration:Delete; "
                     + "MinIO will not send these to the relay",
-                #"# rule "no-bucket" (rules/a.json) has no bucket condition; for each bucket it should see, run: "#
-                    + "mc event add myminio/BUCKET \(arn) --event put",
+                #"# rule "all-docs" (rules/a.json): MinIO cannot pre-filter contentType; the relay drops what they "#
+                    + "exclude",
                 #"# rule "scanner-only" (rules/a.json): mc event add cannot select its events "#
                     + "(s3:Scanner:ManyVersions, s3:Scanner:LargeVersions, s3:Scanner:BigPrefix); nothing to add",
+                #"# rule "covered" (rules/a.json): MinIO cannot pre-filter size; the relay drops what they exclude"#,
+                #"# every bucket: rules "no-bucket" (no bucket condition; pass --bucket B to name the buckets "#
+                    + "instead)",
+                #"for bucket in $(mc ls --json myminio | sed -n 's/.*"key":"\([^"]*\)\/".*/\1/p'); "#
+                    + #"do mc event add myminio/"$bucket" \#(arn) --event put --prefix in/; done"#,
                 #"# bucket "photos": rules "images", "deletes", "covered", "merged", "quoted""#,
                 "\(add) myminio/photos \(arn) --event put,delete --prefix uploads/ --suffix .jpg",
                 "\(add) myminio/photos \(arn) --event put --prefix uploads/ --suffix .png",
@@ -58,6 +63,68 @@ import Testing
                 "\(add) myminio/media \(arn) --event replica,ilm --prefix d/",
                 "\(add) myminio/media \(arn) --event replica,ilm --prefix e/",
                 "\(add) myminio/media \(arn) --event put",
+            ]
+        )
+    }
+
+    /// The loop for rules without a bucket condition, run by a real shell against a stand-in `mc` that lists two
+    /// buckets the way `mc ls --json` does: one `mc event add` per bucket, with the filter of the rules; a bucket
+    /// whose own lines the loop covers gets none of them.
+    @Test func theEveryBucketLoopRunsInAShellAndAddsEachBucket() throws {
+        let ruleSet = R.ruleSet(
+            #"""
+            {"targets": {"t": {"url": "http://t/"}},
+             "rules": [
+               {"name": "everywhere", "to": "t", "match": {"event": "s3:ObjectCreated:*", "suffix": ".jpg"}},
+               {"name": "photos-jpg", "to": "t", "match": {"event": "s3:ObjectCreated:Put", "bucket": "photos", "suffix": ".jpg"}}
+             ]}
+            """#
+        )
+        let lines = MinioConfigGenerator.lines(for: ruleSet, alias: "my minio", arn: "arn:minio:sqs::relay:webhook")
+        #expect(lines.contains(#"# bucket "photos": rules "photos-jpg": covered by the lines for every bucket"#))
+        let loop = try #require(lines.first { $0.hasPrefix("for bucket in") })
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let calls = directory.appendingPathComponent("calls").path
+        let mc = directory.appendingPathComponent("mc")
+        try Data(
+            #"""
+            #!/bin/sh
+            if [ "$1" = ls ]; then
+              echo '{"status":"success","type":"folder","lastModified":"2026-12-01T10:00:00Z","size":0,"key":"photos/","etag":"","url":"http://127.0.0.1:9000/","versionOrdinal":1}'
+              echo '{"status":"success","type":"folder","lastModified":"2026-12-01T10:00:00Z","size":0,"key":"my-docs.2026/","etag":"","url":"http://127.0.0.1:9000/","versionOrdinal":1}'
+              exit 0
+            fi
+            printf '%s|' "$@" >> "$MC_CALLS"; echo >> "$MC_CALLS"
+            """#.utf8
+        ).write(to: mc)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: mc.path)
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", loop]
+        shell.environment = ["PATH": directory.path + ":/usr/bin:/bin", "MC_CALLS": calls]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        let recorded = try String(contentsOfFile: calls, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(
+            recorded == [
+                "event|add|my minio/photos|arn:minio:sqs::relay:webhook|--event|put|--suffix|.jpg|",
+                "event|add|my minio/my-docs.2026|arn:minio:sqs::relay:webhook|--event|put|--suffix|.jpg|",
+            ]
+        )
+    }
+
+    @Test func rulesWithoutABucketGetTheBucketsGiven() {
+        let ruleSet = R.ruleSet(
+            #"{"targets": {"t": {"url": "http://t/"}}, "rules": [{"name": "r", "to": "t", "match": {"event": "s3:ObjectRemoved:*"}}]}"#
+        )
+        let lines = MinioConfigGenerator.lines(for: ruleSet, buckets: ["a", "b"])
+        #expect(
+            lines == [
+                #"# bucket "a": rules "r""#, "mc event add myminio/a arn:minio:sqs::relay:webhook --event delete",
+                #"# bucket "b": rules "r""#, "mc event add myminio/b arn:minio:sqs::relay:webhook --event delete",
             ]
         )
     }

@@ -12,8 +12,12 @@
 ///   events; a rule without `event` gets all five. MinIO events outside those families (`s3:Scanner:*`,
 ///   `s3:LifecycleDelMarkerExpiration:Delete`) cannot be selected with `mc event add`: a comment says so
 ///   (`s3:BucketCreated:*` and `s3:BucketRemoved:*` reach ListenNotification only and are not mentioned).
-/// - Buckets: one command per bucket of the rule. A rule without `bucket` gets a comment asking to choose the
-///   buckets (the relay cannot know them).
+/// - Buckets: one command per bucket of the rule. A rule without `bucket` is given the buckets passed as `buckets`
+///   (`mc-config --bucket`); with none, it needs every bucket, and gets a runnable shell loop over the buckets
+///   `mc ls --json` lists (bucket names hold no spaces or quotes), whose lines cover and replace the same lines of
+///   single buckets.
+/// - What MinIO cannot pre-filter (`contentType`, `size`, `metadata`, `not`): a comment per rule says the relay
+///   filters it.
 /// - Prefix and suffix: one command per (prefix, suffix) combination, after dropping values covered by a wider one
 ///   (`a/` covers `a/b/`). Above 16 combinations per bucket the suffix filter is dropped, then the prefix filter
 ///   (the filter widens; it never narrows). A prefix or suffix MinIO refuses (over 1024 bytes, a `\`, a `.` or
@@ -47,10 +51,20 @@ public enum MinioConfigGenerator {
     /// The ARN when none is given: `arn:minio:sqs::relay:webhook` (`bucket-relay mc-config --arn`).
     public static let defaultARN = webhookARN(targetID: defaultTargetID)
 
+    /// The bucket key under which the filters of rules without a bucket condition are gathered (no real bucket name
+    /// can hold a `*`).
+    static let everyBucket = "*"
+
     /// The commands (and `#` comment lines) for `ruleSet`, for the MinIO alias `alias` (as in `mc alias set`) and
     /// the ARN of the relay's webhook target (e.g. `arn:minio:sqs::relay:webhook`); both default to the README's
-    /// (`defaultAlias`, `defaultARN`).
-    public static func lines(for ruleSet: RuleSet, alias: String = defaultAlias, arn: String = defaultARN) -> [String] {
+    /// (`defaultAlias`, `defaultARN`). `buckets` are the buckets of rules without a bucket condition; empty: every
+    /// bucket of the server, through a shell loop.
+    public static func lines(
+        for ruleSet: RuleSet,
+        alias: String = defaultAlias,
+        arn: String = defaultARN,
+        buckets chosenBuckets: [String] = []
+    ) -> [String] {
         var notes: [String] = []
         var filters: [Filter] = []
         var bucketOrder: [String] = []
@@ -84,13 +98,24 @@ public enum MinioConfigGenerator {
                         + "MinIO will not send these to the relay"
                 )
             }
-            let eventList = allTypes.filter(types.contains).joined(separator: ",")
-            guard let buckets = spec.buckets else {
+            var unfiltered: [String] = []
+            if spec.contentTypes != nil { unfiltered.append("contentType") }
+            if spec.size != nil { unfiltered.append("size") }
+            if spec.metadata != nil { unfiltered.append("metadata") }
+            if spec.not != nil { unfiltered.append("not") }
+            if !unfiltered.isEmpty {
                 notes.append(
-                    "# \(label) has no bucket condition; for each bucket it should see, run: mc event add "
-                        + "\(alias)/BUCKET \(shellQuoted(arn)) --event \(eventList)"
+                    "# \(label): MinIO cannot pre-filter \(unfiltered.joined(separator: ", ")); the relay drops what "
+                        + "they exclude"
                 )
-                continue
+            }
+            let buckets: [String]
+            if let ruleBuckets = spec.buckets {
+                buckets = ruleBuckets
+            } else if !chosenBuckets.isEmpty {
+                buckets = chosenBuckets
+            } else {
+                buckets = [everyBucket]
             }
             let combinations = keyFilters(prefixes: spec.prefixes, suffixes: spec.suffixes)
             for bucket in buckets {
@@ -112,20 +137,44 @@ public enum MinioConfigGenerator {
         }
 
         var out = notes
-        for bucket in bucketOrder {
+        // The loop over every bucket first: its lines also stand for the same lines of single buckets.
+        let everyFilters = filters.filter { $0.bucket == everyBucket }
+        let ordered = bucketOrder.filter { $0 == everyBucket } + bucketOrder.filter { $0 != everyBucket }
+        for bucket in ordered {
             let ofBucket = filters.filter { $0.bucket == bucket }
             let kept = ofBucket.enumerated().filter { index, filter in
-                !ofBucket.enumerated().contains { otherIndex, other in
+                let coveredHere = ofBucket.enumerated().contains { otherIndex, other in
                     otherIndex != index && other.covers(filter) && !(filter.covers(other) && otherIndex > index)
                 }
+                let coveredEverywhere =
+                    bucket != everyBucket && everyFilters.contains { $0.covers(filter, ignoringBucket: true) }
+                return !coveredHere && !coveredEverywhere
             }.map(\.element)
             let names = (bucketRules[bucket] ?? []).map(\.quotedForMessage).joined(separator: ", ")
-            out.append("# bucket \(bucket.quotedForMessage): rules \(names)")
+            guard !kept.isEmpty else {
+                out.append("# bucket \(bucket.quotedForMessage): rules \(names): covered by the lines for every bucket")
+                continue
+            }
+            if bucket == everyBucket {
+                out.append(
+                    "# every bucket: rules \(names) (no bucket condition; pass --bucket B to name the buckets instead)"
+                )
+            } else {
+                out.append("# bucket \(bucket.quotedForMessage): rules \(names)")
+            }
             for filter in kept {
-                var line = "mc event add \(shellQuoted(alias + "/" + bucket)) \(shellQuoted(arn)) --event "
+                let destination =
+                    bucket == everyBucket ? shellQuoted(alias) + "/\"$bucket\"" : shellQuoted(alias + "/" + bucket)
+                var line = "mc event add \(destination) \(shellQuoted(arn)) --event "
                 line += allTypes.filter(filter.types.contains).joined(separator: ",")
                 if let prefix = filter.prefix { line += " --prefix \(shellQuoted(prefix))" }
                 if let suffix = filter.suffix { line += " --suffix \(shellQuoted(suffix))" }
+                if bucket == everyBucket {
+                    // `mc ls --json ALIAS` prints one object per bucket, its name in "key" with a trailing slash.
+                    line =
+                        "for bucket in $(mc ls --json \(shellQuoted(alias)) | sed -n 's/.*\"key\":\"\\([^\"]*\\)\\/\".*/\\1/p'); "
+                        + "do \(line); done"
+                }
                 out.append(line)
             }
         }
@@ -138,9 +187,9 @@ public enum MinioConfigGenerator {
         var suffix: String?
         var types: Set<String>
 
-        /// Whether every event this filter passes would also pass `self`.
-        func covers(_ other: Filter) -> Bool {
-            guard bucket == other.bucket, types.isSuperset(of: other.types) else { return false }
+        /// Whether every event this filter passes would also pass `self` (in any bucket with `ignoringBucket`).
+        func covers(_ other: Filter, ignoringBucket: Bool = false) -> Bool {
+            guard ignoringBucket || bucket == other.bucket, types.isSuperset(of: other.types) else { return false }
             if let prefix {
                 guard let otherPrefix = other.prefix, otherPrefix.utf8.starts(with: prefix.utf8) else { return false }
             }
