@@ -2,7 +2,8 @@ import RelayCore
 
 /// The headers of a delivery request, the same for the delivery service and `replay`.
 public enum DeliveryHeaders {
-    /// The target's own headers, then `Content-Type` (by format), `User-Agent`, `webhook-id` (the delivery id, stable
+    /// The target's own headers, then `Content-Type` (by format), for `cloudevents-binary` the `ce-*` attributes,
+    /// `User-Agent`, `webhook-id` (the delivery id, stable
     /// across attempts), `X-Relay-Rule`, `X-Relay-Attempt` (when given), and with signing secrets the Standard
     /// Webhooks `webhook-timestamp` and `webhook-signature`.
     /// - Parameters:
@@ -17,6 +18,9 @@ public enum DeliveryHeaders {
     ) -> [(name: String, value: String)] {
         var headers = target.headers
         headers.append((name: "Content-Type", value: target.format.contentType))
+        if target.format == .cloudeventsBinary {
+            headers += cloudEventHeaders(payload: body)
+        }
         headers.append((name: "User-Agent", value: "bucket-relay/1"))
         headers.append((name: "webhook-id", value: deliveryID))
         if let attempt { headers.append((name: "X-Relay-Attempt", value: String(attempt))) }
@@ -32,5 +36,30 @@ public enum DeliveryHeaders {
             )
         }
         return headers
+    }
+
+    /// The `ce-*` headers of a `cloudevents-binary` payload (the record's JSON text), decoded again from those bytes
+    /// so that no attribute needs storing beside the delivery. A payload that does not decode as one record (it was
+    /// one at ingress, so only a replayed dead letter edited by hand) still gets the required attributes.
+    static func cloudEventHeaders(payload: [UInt8]) -> [(name: String, value: String)] {
+        if case .events(let events) = EventDecoder.decode(payload), events.records.count == 1,
+            case .record(let record) = events.records[0]
+        {
+            return PayloadBuilder.cloudEventHeaders(record: record, recordBytes: payload)
+        }
+        return [
+            ("ce-specversion", "1.0"), ("ce-id", "fnv1a64-" + fnv1a64Hex(payload)), ("ce-source", "bucket-relay"),
+            ("ce-type", "com.amazonaws.s3.Unknown"),
+        ]
+    }
+
+    private static func fnv1a64Hex(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.utf8.count) + hex
     }
 }

@@ -150,7 +150,7 @@ struct PayloadBuilderTests {
         )
         #expect(event["specversion"]?.stringValue == "1.0")
         #expect(event["id"]?.stringValue == "188A0D8A74A6884E.188A0D8A74975E28")
-        #expect(event["source"]?.stringValue == "minio:s3..photos")
+        #expect(event["source"]?.stringValue == "minio:s3.photos")
         #expect(event["type"]?.stringValue == "com.amazonaws.s3.ObjectCreated:Put")
         #expect(event["subject"]?.stringValue == "uploads/summer trip/a+b ü.JPG")
         #expect(event["time"]?.stringValue == "2026-01-12T17:58:12.011Z")
@@ -188,7 +188,7 @@ struct PayloadBuilderTests {
         try #require(built.count == 1)
         let event = try JSONParser.parse(built[0].1)
         #expect(event["id"]?.stringValue == "1795585262.120401.6f5902ac237024bdd0c176cb93063dc4")
-        #expect(event["source"]?.stringValue == "ceph:s3..demo-bucket")
+        #expect(event["source"]?.stringValue == "ceph:s3.demo-bucket")
         #expect(event["subject"]?.stringValue == "in/a+b%20c.txt")
         #expect(event["time"]?.stringValue == "2026-11-25T05:41:02.120331Z")
     }
@@ -219,7 +219,7 @@ struct PayloadBuilderTests {
         try #require(built.count == 1)
         let event = try JSONParser.parse(built[0].1)
         #expect(event["time"] == nil)
-        #expect(event["source"]?.stringValue == "..b")
+        #expect(event["source"]?.stringValue == "b")
     }
 
     // MARK: Whitespace
@@ -264,10 +264,51 @@ struct PayloadBuilderTests {
         #expect(built[0].1 == body)
     }
 
+    // MARK: cloudevents-binary
+
+    @Test func binaryCloudEventIsTheRecordWithTheStructuredModesAttributesAsHeaders() throws {
+        let body = try DecoderFixture.bytes("minio/put-special-key.json")
+        let built = try payloads(.cloudeventsBinary, body)
+        try #require(built.count == 1)
+        let (record, payload) = built[0]
+        #expect(payload == Array(body[record.recordRange]))
+        // The headers are computed again from the payload alone, at each attempt.
+        guard case .events(let again) = EventDecoder.decode(payload), case .record(let decoded) = again.records.first
+        else {
+            Issue.record("the payload of a binary CloudEvent must decode as one record")
+            return
+        }
+        let headers = Dictionary(
+            uniqueKeysWithValues: PayloadBuilder.cloudEventHeaders(record: decoded, recordBytes: payload)
+        )
+        let structured = try JSONParser.parse(try payloads(.cloudevents, body)[0].1)
+        #expect(headers["ce-specversion"] == "1.0")
+        #expect(headers["ce-id"] == structured["id"]?.stringValue)
+        #expect(headers["ce-source"] == "minio:s3.photos")
+        #expect(headers["ce-type"] == "com.amazonaws.s3.ObjectCreated:Put")
+        #expect(headers["ce-time"] == "2026-01-12T17:58:12.011Z")
+        // "uploads/summer trip/a+b ü.JPG": space and non-ASCII percent-encoded, as the HTTP binding requires.
+        #expect(headers["ce-subject"] == "uploads/summer%20trip/a+b%20%C3%BC.JPG")
+    }
+
+    @Test(
+        arguments: [
+            ("plain/key.jpg", "plain/key.jpg"), ("a b", "a%20b"), (#"q"uote"#, "q%22uote"), ("100%", "100%25"),
+            ("tab\tnl\n", "tab%09nl%0A"), ("ü", "%C3%BC"), ("del\u{7F}", "del%7F"),
+        ]
+    )
+    func headerValuesArePercentEncodedWhereTheBindingSays(value: String, encoded: String) {
+        #expect(PayloadBuilder.percentEncodedHeaderValue(value) == encoded)
+    }
+
     // MARK: Format
 
     @Test func formatsHaveTheirRuleFileNamesAndContentTypes() {
-        #expect(PayloadFormat.allCases.map(\.rawValue) == ["minio", "records", "cloudevents"])
+        #expect(
+            PayloadFormat.allCases.map(\.rawValue) == ["minio", "records", "cloudevents", "cloudevents-binary"]
+        )
+        #expect(PayloadFormat(rawValue: "cloudevents-binary") == .cloudeventsBinary)
+        #expect(PayloadFormat.cloudeventsBinary.contentType == "application/json")
         #expect(PayloadFormat(rawValue: "cloudevents") == .cloudevents)
         #expect(PayloadFormat(rawValue: "MinIO") == nil)
         #expect(PayloadFormat.minio.contentType == "application/json")

@@ -24,6 +24,8 @@ public enum PayloadBuilder {
     ///   - `.records`: `body` itself when it is a bare `{"Records":[…]}` with exactly one record; otherwise
     ///     `{"Records":[<record bytes>]}`.
     ///   - `.cloudevents`: a structured CloudEvents 1.0 event (see `cloudEvent(body:record:)`).
+    ///   - `.cloudeventsBinary`: the record's JSON text as received; its attributes travel as headers, computed
+    ///     from these bytes at each attempt (`cloudEventHeaders(record:recordBytes:)`).
     public static func payload(
         format: PayloadFormat,
         body: [UInt8],
@@ -39,6 +41,8 @@ public enum PayloadBuilder {
             return recordsEnvelope(body: body, record: record)
         case .cloudevents:
             return cloudEvent(body: body, record: record)
+        case .cloudeventsBinary:
+            return Array(recordSlice(body, record))
         }
     }
 
@@ -74,7 +78,8 @@ public enum PayloadBuilder {
     /// A structured-mode CloudEvents 1.0 JSON event, after the CloudEvents AWS S3 adapter
     /// (cloudevents/spec `cloudevents/adapters/aws-s3.md`):
     /// - `specversion` `1.0`; `type` `com.amazonaws.s3.` + the event name without `s3:` (`ObjectCreated:Put`);
-    /// - `source` `<eventSource>.<awsRegion>.<bucket>` (e.g. `minio:s3..photos` for MinIO's default empty region);
+    /// - `source` `cloudEventSource(record:)`: `<eventSource>.<awsRegion>.<bucket>` without empty segments
+    ///   (`aws:s3.us-east-1.photos`; `minio:s3.photos` for MinIO's default empty region);
     /// - `id` `cloudEventID(body:record:)`; `subject` the decoded key (the adapter names the raw `s3.object.key`;
     ///   the decoded key is what rules matched and what the object is called);
     /// - `time` the record's `eventTime` (omitted when absent or empty); `datacontenttype` `application/json`;
@@ -86,12 +91,9 @@ public enum PayloadBuilder {
         append(#"{"specversion":"1.0","id":"#, to: &out)
         JSONWriter.appendString(cloudEventID(body: body, record: record), to: &out)
         append(#","source":"#, to: &out)
-        JSONWriter.appendString(record.eventSource + "." + (record.awsRegion ?? "") + "." + record.bucket, to: &out)
+        JSONWriter.appendString(cloudEventSource(record: record), to: &out)
         append(#","type":"#, to: &out)
-        let name =
-            record.eventName.utf8.starts(with: "s3:".utf8)
-            ? Substring(record.eventName.utf8.dropFirst(3)) : Substring(record.eventName)
-        JSONWriter.appendString("com.amazonaws.s3." + name, to: &out)
+        JSONWriter.appendString(cloudEventType(record: record), to: &out)
         append(#","subject":"#, to: &out)
         JSONWriter.appendString(record.key, to: &out)
         if let time = record.eventTime, !time.isEmpty {
@@ -102,6 +104,57 @@ public enum PayloadBuilder {
         out.append(contentsOf: recordBytes)
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// The CloudEvents `source`: the record's event source, region and bucket joined by `.`, empty ones left out.
+    public static func cloudEventSource(record: EventRecord) -> String {
+        [record.eventSource, record.awsRegion ?? "", record.bucket].filter { !$0.isEmpty }.joined(separator: ".")
+    }
+
+    /// The CloudEvents `type`: `com.amazonaws.s3.` + the event name without `s3:` (`com.amazonaws.s3.ObjectCreated:Put`).
+    public static func cloudEventType(record: EventRecord) -> String {
+        let name =
+            record.eventName.utf8.starts(with: "s3:".utf8)
+            ? Substring(record.eventName.utf8.dropFirst(3)) : Substring(record.eventName)
+        return "com.amazonaws.s3." + name
+    }
+
+    /// The `ce-*` headers of a binary-mode CloudEvent (CloudEvents HTTP binding §3.1.3): the same attributes as
+    /// `cloudEvent(body:record:)`, with `data` the body. Values are percent-encoded where the binding requires it
+    /// (space, `"`, `%` and every byte outside printable ASCII, as UTF-8), so a key with any character is a valid
+    /// header value.
+    /// - Parameter recordBytes: the record's JSON text (the payload), which the fallback `id` hashes.
+    public static func cloudEventHeaders(record: EventRecord, recordBytes: [UInt8]) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [
+            ("ce-specversion", "1.0"),
+            ("ce-id", percentEncodedHeaderValue(cloudEventID(body: recordBytes, record: record))),
+            ("ce-source", percentEncodedHeaderValue(cloudEventSource(record: record))),
+            ("ce-type", percentEncodedHeaderValue(cloudEventType(record: record))),
+            ("ce-subject", percentEncodedHeaderValue(record.key)),
+        ]
+        if let time = record.eventTime, !time.isEmpty {
+            headers.append(("ce-time", percentEncodedHeaderValue(time)))
+        }
+        return headers
+    }
+
+    /// `value` with space, `"`, `%` and every byte outside U+0021–U+007E percent-encoded (upper-case hex).
+    public static func percentEncodedHeaderValue(_ value: String) -> String {
+        let needs = value.utf8.contains { $0 <= 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x25 }
+        guard needs else { return value }
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count * 3)
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in value.utf8 {
+            if byte <= 0x20 || byte >= 0x7F || byte == 0x22 || byte == 0x25 {
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A CloudEvents `id` that is the same every time the same record arrives (sender retries included):

@@ -7,11 +7,14 @@ public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     case records
     /// A structured-mode CloudEvents 1.0 JSON event per the CloudEvents AWS S3 adapter, the record as `data`.
     case cloudevents
+    /// A binary-mode CloudEvents 1.0 event: the record's JSON text as the body, the attributes as `ce-*` headers
+    /// (`PayloadBuilder.cloudEventHeaders(record:recordBytes:)`).
+    case cloudeventsBinary = "cloudevents-binary"
 
     /// The `Content-Type` to send the payload with.
     public var contentType: String {
         switch self {
-        case .minio, .records: "application/json"
+        case .minio, .records, .cloudeventsBinary: "application/json"
         case .cloudevents: "application/cloudevents+json"
         }
     }

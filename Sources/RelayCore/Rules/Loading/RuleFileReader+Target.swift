@@ -71,7 +71,8 @@ extension RuleFileReader {
                     at: member.value.range.lowerBound,
                     subject: subject,
                     field: "format",
-                    "expected one of \"minio\", \"records\", \"cloudevents\", found \(member.value.typeName)"
+                    "expected one of \"minio\", \"records\", \"cloudevents\", \"cloudevents-binary\", found "
+                        + member.value.typeName
                 )
             }
         }
