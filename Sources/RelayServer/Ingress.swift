@@ -127,7 +127,8 @@ public final class Ingress: Sendable {
             )
             return undecodableResponse(problem)
         case .events(let events):
-            return await route(events, body: body, source: source, metrics: metrics)
+            // An EventBridge event is routed and delivered as its translation into S3's record form.
+            return await route(events, body: events.payloadBody(body), source: source, metrics: metrics)
         }
     }
 

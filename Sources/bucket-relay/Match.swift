@@ -51,17 +51,17 @@ struct Match: ParsableCommand {
                 case .undecodable(_, let problem):
                     print("record \(index): undecodable (dead-lettered): \(problem.field): \(problem.reason)")
                 case .record(let record):
-                    describe(index: index, record: record, ruleSet: ruleSet)
+                    describe(index: index, record: record, origin: events.origin, ruleSet: ruleSet)
                 }
             }
         }
         return true
     }
 
-    private func describe(index: Int, record: EventRecord, ruleSet: RuleSet) {
+    private func describe(index: Int, record: EventRecord, origin: DecodedEvents.Origin, ruleSet: RuleSet) {
         print(
             "record \(index): \(LogText.escaped(record.eventName)) bucket=\(LogText.escaped(record.bucket)) "
-                + "key=\(LogText.escaped(record.key))"
+                + "key=\(LogText.escaped(record.key)) source=\(Self.sourceName(record: record, origin: origin))"
         )
         let matches = ruleSet.matcher.match(record)
         if matches.isEmpty {
@@ -77,6 +77,17 @@ struct Match: ParsableCommand {
             } else {
                 print("  rule \"\(explanation.rule)\": no: \(LogText.escaped(explanation.reason ?? ""))")
             }
+        }
+    }
+
+    /// Which sender a record came from, for people: the shape of the body and, for records, their `eventSource`.
+    static func sourceName(record: EventRecord, origin: DecodedEvents.Origin) -> String {
+        if origin == .eventBridge { return "eventbridge" }
+        switch record.eventSource {
+        case "minio:s3": return "minio"
+        case "aws:s3": return "aws"
+        case "ceph:s3": return "rgw"
+        default: return LogText.escaped(record.eventSource)
         }
     }
 }

@@ -15,7 +15,9 @@ enum DecoderFixture {
         "minio/multipart.json", "minio/get.json", "minio/copy.json", "minio/blog-record.json", "rgw/put.json",
         "rgw/delete.json", "rgw/put-literal-percent.json", "aws/two-records.json", "aws/test-event.json",
         "bad/records-not-array.json", "bad/record-without-s3.json", "bad/size-is-string.json",
-        "bad/empty-records.json", "bad/top-level-array.json",
+        "bad/empty-records.json", "bad/top-level-array.json", "eventbridge/object-created.json",
+        "eventbridge/object-created-special-key.json", "eventbridge/object-deleted.json",
+        "eventbridge/lifecycle-expiration.json", "bad/eventbridge-unknown-detail-type.json",
     ]
 
     /// The MinIO `notify_webhook` bodies (envelope and one record).
@@ -354,6 +356,84 @@ struct EventDecoderTests {
     func refusesBadRecordWithTheFieldAtFault(fixture: String, field: String, reason: String) throws {
         let events = try DecoderFixture.events(try DecoderFixture.bytes(fixture))
         #expect(events.records == [.undecodable(index: 0, Undecodable(field: field, reason: reason))])
+    }
+
+    // MARK: EventBridge
+
+    @Test(
+        arguments: [
+            ("Object Created", #""reason":"PutObject""#, "s3:ObjectCreated:Put"),
+            ("Object Created", #""reason":"CopyObject""#, "s3:ObjectCreated:Copy"),
+            ("Object Created", #""reason":"POST Object""#, "s3:ObjectCreated:Post"),
+            ("Object Created", #""reason":"CompleteMultipartUpload""#, "s3:ObjectCreated:CompleteMultipartUpload"),
+            (
+                "Object Deleted", #""reason":"DeleteObject","deletion-type":"Permanently Deleted""#,
+                "s3:ObjectRemoved:Delete"
+            ),
+            (
+                "Object Deleted", #""reason":"DeleteObject","deletion-type":"Delete Marker Created""#,
+                "s3:ObjectRemoved:DeleteMarkerCreated"
+            ),
+            (
+                "Object Deleted", #""reason":"Lifecycle Expiration","deletion-type":"Permanently Deleted""#,
+                "s3:LifecycleExpiration:Delete"
+            ),
+            ("Object Restore Initiated", #""reason":"RestoreObject""#, "s3:ObjectRestore:Post"),
+            ("Object Restore Completed", #""reason":"RestoreObject""#, "s3:ObjectRestore:Completed"),
+            ("Object Restore Expired", #""reason":"RestoreObject""#, "s3:ObjectRestore:Delete"),
+            ("Object Tags Added", #""reason":"PutObjectTagging""#, "s3:ObjectTagging:Put"),
+            ("Object Tags Deleted", #""reason":"DeleteObjectTagging""#, "s3:ObjectTagging:Delete"),
+            ("Object ACL Updated", #""reason":"PutObjectAcl""#, "s3:ObjectAcl:Put"),
+            ("Object Storage Class Changed", #""reason":"Lifecycle Transition""#, "s3:LifecycleTransition"),
+            ("Object Access Tier Changed", #""reason":"IntelligentTiering""#, "s3:IntelligentTiering"),
+        ]
+    )
+    func eventBridgeDetailTypesMapOntoS3EventNames(detailType: String, detail: String, expected: String) throws {
+        let body =
+            #"{"version":"0","detail-type":"\#(detailType)","source":"aws.s3","region":"eu-west-1","#
+            + #""detail":{"bucket":{"name":"b"},"object":{"key":"a b/ü+c.txt"},\#(detail)}}"#
+        guard case .events(let events) = EventDecoder.decode(Array(body.utf8)) else {
+            Issue.record("not decoded: \(body)")
+            return
+        }
+        #expect(events.origin == .eventBridge)
+        let record = try #require(events.decodedRecords.first)
+        #expect(record.eventName == expected)
+        #expect(record.bucket == "b")
+        #expect(record.key == "a b/ü+c.txt")
+        #expect(record.eventSource == "aws:s3")
+        #expect(record.awsRegion == "eu-west-1")
+        let translated = try #require(events.translatedBody)
+        #expect(try JSONParser.parse(translated)["Records"]?.arrayValue?.count == 1)
+    }
+
+    @Test(
+        arguments: [
+            (#""detail-type":"Object Annotated","detail":{"bucket":{"name":"b"},"object":{"key":"k"}}"#, "detail-type"),
+            (#""detail-type":"Object Created","detail":{"object":{"key":"k"}}"#, "detail.bucket.name"),
+            (#""detail-type":"Object Created","detail":{"bucket":{"name":"b"}}"#, "detail.object"),
+            (
+                #""detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{"key":7}}"#,
+                "detail.object.key"
+            ),
+            (#""detail-type":"Object Created","detail":[]"#, "detail"),
+        ]
+    )
+    func eventBridgeEventsThatCannotBeRoutedAreUndecodable(members: String, field: String) {
+        let body = #"{"source":"aws.s3",\#(members)}"#
+        guard case .undecodable(let problem) = EventDecoder.decode(Array(body.utf8)) else {
+            Issue.record("not undecodable: \(body)")
+            return
+        }
+        #expect(problem.field == field)
+    }
+
+    @Test func eventBridgeEventsOfOtherServicesAreNotTranslated() {
+        let body = #"{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}"#
+        #expect(
+            EventDecoder.decode(Array(body.utf8))
+                == .undecodable(Undecodable(field: "Records", reason: "missing; expected an array of event records"))
+        )
     }
 
     @Test func deepButValidJSONIsUndecodableNotRefused() {

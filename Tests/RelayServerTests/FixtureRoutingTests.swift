@@ -50,6 +50,12 @@ struct FixtureRoutingTests {
         ("rgw/put-literal-percent.json", ["/sized": 1, "/literal": 1, "/everything": 1]),
         ("aws/two-records.json", ["/images": 1, "/sized": 1, "/deletes": 1, "/everything": 2]),
         ("aws/test-event.json", [:]),
+        // EventBridge carries no content type or user metadata: the same object as minio/put-image.json reaches the
+        // same targets but "avatars" (metadata) and the content-type rule (its target is reached by suffix anyway).
+        ("eventbridge/object-created.json", ["/images": 1, "/sized": 1, "/everything": 1]),
+        ("eventbridge/object-created-special-key.json", ["/images": 1, "/sized": 1, "/special": 1, "/everything": 1]),
+        ("eventbridge/object-deleted.json", ["/deletes": 1, "/everything": 1]),
+        ("eventbridge/lifecycle-expiration.json", ["/everything": 1]),
     ]
 
     @Test(arguments: table)
@@ -116,6 +122,36 @@ struct FixtureRoutingTests {
                 let envelope = try JSONParser.parse(images[0].body)
                 #expect(envelope["EventName"]?.stringValue == "s3:ObjectCreated:Put")
                 #expect(envelope["Key"]?.stringValue == "photos/uploads/beach day/IMGÜ01.jpg")
+            }
+        }
+    }
+
+    /// An EventBridge event reaches a `minio` target as MinIO's envelope around the S3 record it was translated
+    /// into, and a `records` target as that record: the key form-encoded in the record, decoded in `Key`.
+    @Test func eventBridgeEventIsDeliveredAsAnS3Record() async throws {
+        let body = try Fixtures.bytes("eventbridge/object-created-special-key.json")
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.with(rules: ["rules.json": Self.rules], environment: ["BASE": receiver.url(path: "")]) {
+                relay in
+                #expect(try await relay.post(body).status == 200)
+                let images = try await receiver.waitForRequests(count: 1, path: "/images")
+                let envelope = try JSONParser.parse(images[0].body)
+                #expect(envelope["EventName"]?.stringValue == "s3:ObjectCreated:CompleteMultipartUpload")
+                #expect(envelope["Key"]?.stringValue == "photos/uploads/summer trip/a+b ü.JPG")
+                let record = try #require(envelope["Records"]?.arrayValue?.first)
+                #expect(record["eventSource"]?.stringValue == "aws:s3")
+                #expect(record["awsRegion"]?.stringValue == "us-west-2")
+                #expect(record["s3"]?["object"]?["key"]?.stringValue == "uploads%2Fsummer+trip%2Fa%2Bb+%C3%BC.JPG")
+                #expect(record["s3"]?["object"]?["size"]?.int64Value == 7_340_032)
+                #expect(record["responseElements"]?["x-amz-request-id"]?.stringValue == "N4N7GDK58NMKJ12R")
+                let sized = try await receiver.waitForRequests(count: 1, path: "/sized")
+                let records = try JSONParser.parse(sized[0].body)["Records"]?.arrayValue ?? []
+                #expect(records.count == 1)
+                // A resend of the same EventBridge event is absorbed like any other.
+                #expect(try await relay.post(body).status == 200)
+                try await relay.waitForEmptySpool()
+                try await Task.sleep(for: .milliseconds(150))
+                #expect(receiver.requests.filter { $0.path == "/images" }.count == 1)
             }
         }
     }

@@ -41,6 +41,7 @@ struct IngressTests {
         ("bad/size-is-string.json", "Records[0].s3.object.size"),
         ("bad/empty-records.json", "Records"),
         ("bad/top-level-array.json", "$"),
+        ("bad/eventbridge-unknown-detail-type.json", "detail-type"),
     ]
 
     @Test(arguments: undecodable)

@@ -19,6 +19,23 @@ public struct DecodedEvents: Sendable, Equatable {
     /// event name (`s3:` form) and whose `Key` is the record's bucket, `/` and decoded key, byte for byte: MinIO's
     /// own envelope, which `PayloadBuilder` may forward as received. False for every other body.
     public var envelopeMatchesRecord: Bool
+    /// The body the records' ranges index when it is not the request body: an EventBridge S3 event is translated
+    /// into AWS's `{"Records":[record]}` form (see `EventBridgeEvent`), and payloads are built from that. Nil: the
+    /// request body.
+    public var translatedBody: [UInt8]?
+    /// Where the records came from: a webhook body as MinIO, AWS or RGW send it, or an EventBridge event.
+    public var origin: Origin = .records
+
+    /// The shape a sender used, before any translation.
+    public enum Origin: String, Sendable, Equatable {
+        /// MinIO, AWS S3 or Ceph RGW records (each record's `eventSource` tells which).
+        case records
+        /// An Amazon EventBridge event with `"source":"aws.s3"`.
+        case eventBridge = "eventbridge"
+    }
+
+    /// The bytes `records`' ranges index: `translatedBody`, else `requestBody`.
+    public func payloadBody(_ requestBody: [UInt8]) -> [UInt8] { translatedBody ?? requestBody }
 
     /// - Parameter envelopeMatchesRecord: see the property; false (the envelope is rebuilt) unless given.
     public init(envelope: Envelope, records: [RecordResult], envelopeMatchesRecord: Bool = false) {

@@ -34,7 +34,23 @@ public enum EventDecoder {
                 Undecodable(field: "$", reason: "nesting deeper than \(JSONParser.maximumDepth) levels")
             )
         }
+        if EventBridgeEvent.isEventBridgeS3(root) { return decodeEventBridge(root) }
         return decode(root: root)
+    }
+
+    /// An EventBridge S3 event, through its translation into AWS's record form (`EventBridgeEvent`).
+    static func decodeEventBridge(_ root: JSONValue) -> DecodedBody {
+        switch EventBridgeEvent.translate(root) {
+        case .failure(let problem):
+            return .undecodable(problem)
+        case .success(let translated):
+            guard case .events(var events) = decode(translated) else {
+                return .undecodable(Undecodable(field: "detail", reason: "cannot be read as an S3 object event"))
+            }
+            events.translatedBody = translated
+            events.origin = .eventBridge
+            return .events(events)
+        }
     }
 
     /// Decodes a body that was already parsed; record ranges are `root`'s ranges.
