@@ -33,8 +33,8 @@ public struct RelayStartError: Error, CustomStringConvertible {
 /// Shape of a run: `Relay(configuration:logger:)` loads the rules and opens the delivery log (throwing
 /// `RelayStartError`), then `run()` serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`. Every long-running
 /// part is a `Service` of one `ServiceGroup`, started in the order delivery log, curl client, delivery service, body
-/// deadlines, rule reloader, HTTP server, and stopped in the reverse order: the server stops accepting first, the log
-/// closes its files last.
+/// deadlines, rule reloader, HTTP server, live tap, and stopped in the reverse order: the taps are ended first, then
+/// the server stops accepting, the log closes its files last.
 public final class Relay: Sendable {
     public let configuration: RelayConfiguration
     public let rules: RuleSetStore
@@ -43,6 +43,8 @@ public final class Relay: Sendable {
     public let log: any DeliveryLog & Service
     public let delivery: DeliveryService
     public let ingress: Ingress
+    /// The live tap's fan-out: `GET /tap` subscribes to it, ingress and delivery publish to it.
+    public let tap = TapHub()
     let bodyDeadlines: BodyDeadlines
     let client: CurlClient
     let logger: Logger
@@ -149,10 +151,11 @@ public final class Relay: Sendable {
             targets: { name in rules.current.target(named: name) },
             targetNames: { rules.current.targets.map(\.name) },
             logger: logger,
-            breaker: configuration.circuitBreaker
+            breaker: configuration.circuitBreaker,
+            observer: tap
         )
         self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
-        self.ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger)
+        self.ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger, tap: tap)
     }
 
     /// Serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`, then stops gracefully: the server stops accepting,
@@ -186,6 +189,8 @@ public final class Relay: Sendable {
                 .init(service: bodyDeadlines),
                 .init(service: RulesReloader(rules: rules, logger: logger)),
                 .init(service: app),
+                // Stopped first: ends the taps' endless responses, which the server's graceful stop would wait for.
+                .init(service: tap),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger

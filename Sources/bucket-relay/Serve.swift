@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import RelayCore
+import RelayDelivery
 import RelayJetStream
 import RelayLog
 import RelayServer
@@ -94,7 +95,9 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[AttemptDurationHistogram.name] = AttemptDurationHistogram.buckets
+        MetricsSystem.bootstrap(factory)
         let logger = Logger(label: "bucket-relay")
 
         // The data directory is created 0700 and checked before anything opens a file in it (docs/security.md).
