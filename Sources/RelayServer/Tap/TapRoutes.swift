@@ -46,8 +46,16 @@ enum TapRoutes {
             } catch .closed {
                 return StatusRoutes.error(503, "stopping", "the relay is stopping")
             }
-            // Frees the tap when the client goes, whether or not its response was ever written.
+            // Frees the tap when the client goes, whether or not its response was ever written: when the connection
+            // closes, or when the client closes its side (the server allows half-closed connections, so that alone
+            // would not end the response until a write failed).
             channel.closeFuture.whenComplete { _ in hub.unsubscribe(tap) }
+            // A small kernel send buffer: a tap that reads nothing holds its own buffer and little else, instead of
+            // megabytes of auto-tuned socket memory, and its drops start (and are counted) early.
+            channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 32 << 10).whenFailure { _ in }
+            channel.pipeline.addHandler(HangupHandler { hub.unsubscribe(tap) }, position: .first).whenFailure { _ in
+                hub.unsubscribe(tap)
+            }
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream; charset=utf-8"
             headers[.cacheControl] = "no-store"
@@ -107,5 +115,22 @@ enum TapRoutes {
             group.cancelAll()
         }
         try await writer.finish(nil)
+    }
+}
+
+/// Calls `onHangup` when the peer closes its side of the connection (`ChannelEvent.inputClosed`); passes everything
+/// on unchanged.
+final class HangupHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private let onHangup: @Sendable () -> Void
+
+    init(_ onHangup: @escaping @Sendable () -> Void) {
+        self.onHangup = onHangup
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent { onHangup() }
+        context.fireUserInboundEventTriggered(event)
     }
 }
