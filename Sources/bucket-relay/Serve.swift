@@ -41,7 +41,10 @@ struct Serve: AsyncParsableCommand {
     )
     var authTokenFile: String?
     @Option(
-        help: "Token of the status page GET /status and its actions (RELAY_ADMIN_TOKEN). Default: the --auth-token."
+        help: ArgumentHelp(
+            "Token of the status page GET /status, its actions and the live tap GET /tap (RELAY_ADMIN_TOKEN). "
+                + "Default: the --auth-token."
+        )
     )
     var adminToken: String?
     @Flag(help: "Require the token on GET /metrics too (RELAY_METRICS_AUTH=true). Default off.")

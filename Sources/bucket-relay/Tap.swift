@@ -27,13 +27,21 @@ struct Tap: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The relay's base URL (RELAY_TAP_URL). Default http://127.0.0.1:8080.")
+    @Option(
+        help: ArgumentHelp("The relay's base URL (RELAY_TAP_URL). Default http://127.0.0.1:8080.", valueName: "url")
+    )
     var relay: String?
-    @Option(help: "The relay's admin token: its --admin-token, else its --auth-token (RELAY_ADMIN_TOKEN).")
+    @Option(
+        help: ArgumentHelp(
+            "The relay's admin token: its --admin-token, else its --auth-token (RELAY_ADMIN_TOKEN, which keeps it "
+                + "out of ps).",
+            valueName: "token"
+        )
+    )
     var adminToken: String?
-    @Option(help: "Only events about this rule (repeatable).")
+    @Option(help: ArgumentHelp("Only events about this rule (repeatable).", valueName: "name"))
     var rule: [String] = []
-    @Option(help: "Only events about this target (repeatable).")
+    @Option(help: ArgumentHelp("Only events about this target (repeatable).", valueName: "name"))
     var target: [String] = []
     @Flag(help: "Print the events as JSON lines: {\"event\":NAME, ...the event's fields}.")
     var json = false
