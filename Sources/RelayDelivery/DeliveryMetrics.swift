@@ -54,11 +54,25 @@ final class DeliveryMetrics: Sendable {
     func latency(target: String, _ duration: Duration) {
         let timer = timers.withLock { timers -> Timer in
             if let timer = timers[target] { return timer }
-            let timer = Timer(label: "relay_delivery_attempt_duration", dimensions: [("target", target)])
+            let timer = Timer(label: AttemptDurationHistogram.name, dimensions: [("target", target)])
             timers[target] = timer
             return timer
         }
         let (seconds, attoseconds) = duration.components
         timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
+}
+
+/// The attempt latency histogram `relay_delivery_attempt_duration_seconds{target}`: its name and buckets, for the
+/// metrics factory (`serve` gives them to swift-prometheus; docs/operations.md, "Metrics").
+public enum AttemptDurationHistogram {
+    /// The metric's name (a swift-metrics `Timer`, exported in seconds).
+    public static let name = "relay_delivery_attempt_duration_seconds"
+    /// Bucket upper bounds, 1 ms to 60 s: loopback answers land in the first buckets, attempts cut by a target's
+    /// timeout (10 s by default) in the last ones.
+    public static let buckets: [Duration] = [
+        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
 }

@@ -40,7 +40,8 @@ extension DeliveryService {
             log.release(delivery)
             return
         }
-        metrics.latency(target: target.name, ContinuousClock.now - started)
+        let elapsed = ContinuousClock.now - started
+        metrics.latency(target: target.name, elapsed)
         let nowInstant = now()
         // Whether this attempt counts: only a failure while the target is believed healthy uses an attempt up.
         let counted = recordHealth(outcome, target: target.name, worker: worker, isProbe: isProbe, now: nowInstant)
@@ -70,6 +71,7 @@ extension DeliveryService {
         case .delivered:
             await persist("delivered", logMetadata) { try await self.log.delivered(delivery) }
             metrics.outcome(target: target.name, .delivered)
+            report(delivery, attempt: attemptNumber, outcome, elapsed, .delivered)
             logger.debug("Delivered", metadata: logMetadata)
         case .retry(let after):
             await persist("retry", logMetadata) {
@@ -82,6 +84,7 @@ extension DeliveryService {
                 )
             }
             metrics.outcome(target: target.name, .retry)
+            report(delivery, attempt: attemptNumber, outcome, elapsed, .retry(after: after, counted: counted))
             logMetadata["delivery.retry_in_ms"] = "\(after.wholeMilliseconds)"
             logMetadata["delivery.counted"] = "\(counted)"
             logger.warning("Delivery attempt failed, will retry", metadata: logMetadata)
@@ -101,6 +104,7 @@ extension DeliveryService {
             await persist("dead-letter", logMetadata) { try await self.log.deadLetter(delivery, letter) }
             metrics.outcome(target: target.name, .deadLetter)
             metrics.deadLetter(target: target.name, reason)
+            report(delivery, attempt: attemptNumber, outcome, elapsed, .deadLetter(reason))
             logMetadata["dead_letter.reason"] = "\(reason.rawValue)"
             logger.error("Delivery dead-lettered", metadata: logMetadata)
         }

@@ -31,6 +31,8 @@ public final class DeliveryService: Service, Sendable {
     public let history = AttemptHistory()
     private let breakerConfiguration: CircuitBreaker.Configuration
     private let pendingNew = Mutex<Set<String>>([])
+    /// Told each outcome as it is recorded (the live tap); nil: nobody.
+    let observer: (any DeliveryObserver)?
 
     /// - Parameters:
     ///   - client: the HTTP client (libcurl).
@@ -39,6 +41,7 @@ public final class DeliveryService: Service, Sendable {
     ///   - targetNames: the names of the targets in force, for the workers started at launch.
     ///   - breaker: the circuit breaker's threshold and probe intervals.
     ///   - now: the wall clock.
+    ///   - observer: told each delivery's outcome as it is recorded (the live tap); nil for none.
     public init(
         client: CurlClient,
         log: any DeliveryLog,
@@ -46,8 +49,10 @@ public final class DeliveryService: Service, Sendable {
         targetNames: @escaping @Sendable () -> [String],
         logger: Logger,
         breaker: CircuitBreaker.Configuration = .init(),
-        now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
+        now: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
+        observer: (any DeliveryObserver)? = nil
     ) {
+        self.observer = observer
         self.breakerConfiguration = breaker
         self.client = client
         self.log = log
@@ -256,6 +261,7 @@ public final class DeliveryService: Service, Sendable {
                 ]
                 if await persist("dead-letter", metadata, { try await self.log.deadLetter(delivery, letter) }) {
                     metrics.deadLetter(target: delivery.target, .unknownTarget)
+                    report(delivery, attempt: delivery.attempts, nil, nil, .deadLetter(.unknownTarget))
                     metadata["delivery.attempts"] = "\(delivery.attempts)"
                     logger.error("Delivery dead-lettered", metadata: metadata)
                 } else {

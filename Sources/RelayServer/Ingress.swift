@@ -59,6 +59,7 @@ public final class Ingress: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Timestamp
     private let metrics = IngressMetrics()
+    private let tap: TapHub?
 
     /// The most dead letters one request writes for its undecodable records; the rest go into one more line
     /// (reason `undecodable_overflow`) that carries them together, so a body costs at most about its own size.
@@ -69,13 +70,16 @@ public final class Ingress: Sendable {
 
     /// - Parameters:
     ///   - now: the wall clock (injected for tests).
+    ///   - tap: told each record's decision (the live tap); nil for none.
     public init(
         rules: RuleSetStore,
         log: any DeliveryLog,
         delivery: DeliveryService,
         logger: Logger,
-        now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
+        now: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
+        tap: TapHub? = nil
     ) {
+        self.tap = tap
         self.rules = rules
         self.log = log
         self.delivery = delivery
@@ -121,6 +125,7 @@ public final class Ingress: Sendable {
             }
             metrics.requests(.undecodable)
             metrics.records(.undecodable)
+            tap?.publishUndecodable(CollectionOfOne(problem))
             logger.warning(
                 "Dead-lettered a body that is not a routable S3 event",
                 metadata: ["dead_letter.field": "\(problem.field)", "dead_letter.detail": "\(problem.reason)"]
@@ -240,6 +245,7 @@ public final class Ingress: Sendable {
         }
         var duplicate = [Bool](repeating: false, count: decoded.count)
         var deliveryCount = 0
+        var woken: Set<String> = []
         if !records.isEmpty {
             let outcomes: [AppendOutcome]
             do {
@@ -254,7 +260,6 @@ public final class Ingress: Sendable {
                 logger.error("The delivery log refused the deliveries", metadata: ["error": "\(error)"])
                 return .error(503, "spool not writable", "\(error)", retryAfter: 5)
             }
-            var woken: Set<String> = []
             for (position, outcome) in zip(recordIndexes, outcomes) {
                 switch outcome {
                 case .duplicate:
@@ -264,8 +269,13 @@ public final class Ingress: Sendable {
                     woken.formUnion(matchedTargets[position])
                 }
             }
-            if !woken.isEmpty { delivery.wake(targets: woken) }
         }
+        if let tap, tap.isActive {
+            // Before the wake-up, so that a tap sees each decision before its deliveries' outcomes.
+            let byRecord = Dictionary(uniqueKeysWithValues: zip(recordIndexes, records.map(\.deliveries)))
+            tap.publishDecisions(decoded, envelope: events.envelope, duplicate: duplicate, deliveries: byRecord)
+        }
+        if !woken.isEmpty { delivery.wake(targets: woken) }
         let letters = undecodable.isEmpty ? [] : undecodableLetters(undecodable, events: events, body: body)
         if !letters.isEmpty {
             do {
@@ -276,6 +286,7 @@ public final class Ingress: Sendable {
                 logger.error("Cannot write the dead letters", metadata: ["error": "\(error)"])
                 return .error(503, "dead-letter file not writable", "\(error)", retryAfter: 5)
             }
+            tap?.publishUndecodable(undecodable.lazy.map(\.problem))
         }
         var duplicates = 0
         var routedCount = 0

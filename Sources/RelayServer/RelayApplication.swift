@@ -35,8 +35,8 @@ public struct RelayStartError: Error, CustomStringConvertible {
 /// Shape of a run: `Relay(configuration:logger:)` loads the rules and opens the delivery log (throwing
 /// `RelayStartError`), then `run()` serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`. Every long-running
 /// part is a `Service` of one `ServiceGroup`, started in the order delivery log, curl client, delivery service, event
-/// router (JetStream mode), body deadlines, rule reloader, HTTP server, and stopped in the reverse order: the server stops accepting first, the log
-/// closes its files last.
+/// router (JetStream mode), body deadlines, rule reloader, HTTP server, live tap, and stopped in the reverse order:
+/// the taps are ended first, then the server stops accepting, the log closes its files last.
 public final class Relay: Sendable {
     public let configuration: RelayConfiguration
     public let rules: RuleSetStore
@@ -48,6 +48,8 @@ public final class Relay: Sendable {
     /// In JetStream mode, the router of the events stream (MinIO's `notify_nats` with `jetstream` on); nil with the
     /// SQLite spool.
     public let router: EventRouter?
+    /// The live tap's fan-out: `GET /tap` subscribes to it, ingress and delivery publish to it.
+    public let tap = TapHub()
     let bodyDeadlines: BodyDeadlines
     /// Plain HTTP/1, or HTTP/1 over TLS with `configuration.tls` (its files read and checked at init).
     let server: HTTPServerBuilder
@@ -180,10 +182,11 @@ public final class Relay: Sendable {
             targets: { name in rules.current.target(named: name) },
             targetNames: { rules.current.targets.map(\.name) },
             logger: logger,
-            breaker: configuration.circuitBreaker
+            breaker: configuration.circuitBreaker,
+            observer: tap
         )
         self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
-        let ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger)
+        let ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger, tap: tap)
         self.ingress = ingress
         self.router = events.map { stream in
             EventRouter(
@@ -230,6 +233,8 @@ public final class Relay: Sendable {
             .init(service: bodyDeadlines),
             .init(service: RulesReloader(rules: rules, logger: logger)),
             .init(service: app),
+            // Stopped first: ends the taps' endless responses, which the server's graceful stop would wait for.
+            .init(service: tap),
         ]
         var groupConfiguration = ServiceGroupConfiguration(
             services: services,

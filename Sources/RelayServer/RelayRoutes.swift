@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Metrics
 import NIOCore
 import Prometheus
 import RelayCore
@@ -76,29 +77,19 @@ enum RelayRoutes {
             json(.ok, #"{"status":"ok"}"#)
         }
         router.get("/readyz") { _, _ in
-            if let free = freeBytes(relay.configuration.dataDirectory), free < Int64(4 * maxBody) {
-                return respond(
-                    .error(
-                        503,
-                        "not ready",
-                        "the data directory has \(free) bytes free; events would be refused (503) until space is freed",
-                        retryAfter: 5
-                    )
-                )
-            }
-            let writable = await relay.log.isWritable()
-            if writable {
-                return json(.ok, #"{"status":"ready","rules":"loaded","spool":"writable"}"#)
-            }
-            return respond(.error(503, "not ready", "the spool is not writable", retryAfter: 5))
+            if let refusal = await notReady(relay, maxBody: maxBody) { return respond(refusal) }
+            return json(.ok, #"{"status":"ready","rules":"loaded","spool":"writable"}"#)
         }
         if let registry = relay.prometheus {
             let metricsToken = configuration.metricsRequireToken ? expectedToken : nil
             let targetGauges = TargetGauges()
+            // 1 when /readyz answers 200, 0 when it answers 503 (docs/operations.md, "Metrics").
+            let ready = Gauge(label: "relay_ready")
             router.get("/metrics") { request, _ in
                 if let metricsToken, !authorized(request, metricsToken) {
                     return unauthorized()
                 }
+                ready.record(await notReady(relay, maxBody: maxBody) == nil ? 1 : 0)
                 relay.delivery.updateGauges()
                 await targetGauges.update(relay: relay)
                 var out: [UInt8] = []
@@ -109,7 +100,23 @@ enum RelayRoutes {
             }
         }
         StatusRoutes(relay: relay).register(on: router)
+        TapRoutes.register(on: router, relay: relay)
         return router
+    }
+
+    /// The 503 `/readyz` answers when events would be refused: too little free space in the data directory, or a
+    /// delivery log that cannot commit; nil when ready.
+    static func notReady(_ relay: Relay, maxBody: Int) async -> IngressResponse? {
+        if let free = freeBytes(relay.configuration.dataDirectory), free < Int64(4 * maxBody) {
+            return .error(
+                503,
+                "not ready",
+                "the data directory has \(free) bytes free; events would be refused (503) until space is freed",
+                retryAfter: 5
+            )
+        }
+        if await relay.log.isWritable() { return nil }
+        return .error(503, "not ready", "the spool is not writable", retryAfter: 5)
     }
 
     /// Free bytes on the file system holding `path`, nil when unknown.

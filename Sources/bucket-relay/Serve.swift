@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import RelayCore
+import RelayDelivery
 import RelayJetStream
 import RelayLog
 import RelayServer
@@ -40,7 +41,10 @@ struct Serve: AsyncParsableCommand {
     )
     var authTokenFile: String?
     @Option(
-        help: "Token of the status page GET /status and its actions (RELAY_ADMIN_TOKEN). Default: the --auth-token."
+        help: ArgumentHelp(
+            "Token of the status page GET /status, its actions and the live tap GET /tap (RELAY_ADMIN_TOKEN). "
+                + "Default: the --auth-token."
+        )
     )
     var adminToken: String?
     @Flag(help: "Require the token on GET /metrics too (RELAY_METRICS_AUTH=true). Default off.")
@@ -124,7 +128,9 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[AttemptDurationHistogram.name] = AttemptDurationHistogram.buckets
+        MetricsSystem.bootstrap(factory)
         let logger = Logger(label: "bucket-relay")
 
         // The data directory is created 0700 and checked before anything opens a file in it (docs/security.md).
