@@ -74,7 +74,7 @@ public struct RuleMatcher: Sendable {
         }
         var conditions: [CompiledCondition] = []
         for rule in rules {
-            conditions.append(CompiledCondition(rule.match, bucketID: bucketID))
+            conditions.append(CompiledCondition(rule.match, pattern: rule.pattern, bucketID: bucketID))
         }
         self.conditions = conditions
         specs = rules.map(\.match)
@@ -91,16 +91,16 @@ public struct RuleMatcher: Sendable {
         var anyBucketGroup = RuleGroup()
         for (index, condition) in conditions.enumerated() {
             let rule = Int32(index)
-            for id in eventCandidates.indices where condition.events?.contains(id) ?? true {
+            for id in eventCandidates.indices where condition.indexEvents?.contains(id) ?? true {
                 eventCandidates[id].append(rule)
             }
-            if condition.events == nil || !condition.eventFamilies.isEmpty {
+            if condition.indexAcceptsUnknownEvents {
                 unknownEventCandidates.append(rule)
             }
-            if let buckets = condition.buckets {
-                for id in Set(buckets) { bucketGroups[Int(id)].insert(rule, prefixes: condition.prefixes) }
+            if let buckets = condition.indexBuckets {
+                for id in Set(buckets) { bucketGroups[Int(id)].insert(rule, prefixes: condition.indexPrefixes) }
             } else {
-                anyBucketGroup.insert(rule, prefixes: condition.prefixes)
+                anyBucketGroup.insert(rule, prefixes: condition.indexPrefixes)
             }
         }
         self.eventCandidates = eventCandidates
@@ -182,7 +182,7 @@ public struct RuleMatcher: Sendable {
     /// For every rule in load order: whether `record` matches it and, if not, the first failing condition.
     public func explain(_ record: EventRecord) -> [RuleExplanation] {
         specs.indices.map { index in
-            let failure = specs[index].firstFailure(for: record)
+            let failure = specs[index].firstFailure(for: record) ?? conditions[index].pattern?.firstFailure(record)
             return RuleExplanation(
                 rule: ruleNames[index],
                 file: ruleFiles[index],
