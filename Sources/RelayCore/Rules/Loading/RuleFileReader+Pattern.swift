@@ -194,7 +194,7 @@ extension RuleFileReader {
                         subject: subject,
                         field: path,
                         "\(text.quotedForMessage) never matches: eventName always has the s3: form here, whatever "
-                            + "the source; write \("s3:" + text)".quotedForMessage
+                            + "the source; write \(("s3:" + text).quotedForMessage)"
                     )
                 }
                 values.append(.string(text))
@@ -336,7 +336,8 @@ extension RuleFileReader {
     }
 
     private static func readAnythingBut(_ operand: JSONValue) -> Result<PatternValue, OperandProblem> {
-        func fail(_ code: Diagnostic.Code, _ message: String, _ node: JSONValue) -> Result<PatternValue, OperandProblem> {
+        func fail(_ code: Diagnostic.Code, _ message: String, _ node: JSONValue) -> Result<PatternValue, OperandProblem>
+        {
             .failure(OperandProblem(code: code, message: message, node: node))
         }
         switch operand.kind {
@@ -448,7 +449,8 @@ extension RuleFileReader {
     }
 
     private static func readNumeric(_ operand: JSONValue) -> Result<PatternValue, OperandProblem> {
-        func fail(_ code: Diagnostic.Code, _ message: String, _ node: JSONValue) -> Result<PatternValue, OperandProblem> {
+        func fail(_ code: Diagnostic.Code, _ message: String, _ node: JSONValue) -> Result<PatternValue, OperandProblem>
+        {
             .failure(OperandProblem(code: code, message: message, node: node))
         }
         let shape = "expected [\"<op>\", number] or [\">\" or \">=\", number, \"<\" or \"<=\", number]"

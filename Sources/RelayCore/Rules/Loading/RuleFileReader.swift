@@ -190,7 +190,8 @@ struct RuleFileReader {
             subject = "rule \(text.quotedForMessage)"
         }
         let before = errorCount
-        guard let fields = members(of: value, subject: subject, path: nil, allowed: ["name", "match", "pattern", "to"]) else {
+        guard let fields = members(of: value, subject: subject, path: nil, allowed: ["name", "match", "pattern", "to"])
+        else {
             return
         }
         if name == nil {

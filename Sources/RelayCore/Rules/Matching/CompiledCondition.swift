@@ -68,7 +68,7 @@ struct CompiledCondition: Sendable {
             indexBuckets = indexBuckets.map { existing in existing.filter(ids.contains) } ?? ids
         }
         if indexPrefixes == nil, let keyPrefixes = compiled.keyPrefixes() {
-            indexPrefixes = keyPrefixes.map { Array($0.utf8) }
+            indexPrefixes = keyPrefixes
         }
     }
 

@@ -9,8 +9,22 @@
 /// `s3.bucket.name` the bucket and `s3.object.key` the decoded key, whatever the sender wrote.
 struct CompiledPattern: Sendable {
     struct Node: Sendable {
+        /// Lists on `eventName`, `s3.bucket.name` and `s3.object.key`, checked against the record's normalised
+        /// fields without a walk of its JSON; before `fields`.
+        var normalized: [NormalizedLeaf] = []
         var fields: [Field] = []
         var alternatives: [[Node]] = []
+    }
+
+    /// The fields the relay normalises, which every record has.
+    enum NormalizedField: Sendable {
+        case eventName, bucket, key
+    }
+
+    struct NormalizedLeaf: Sendable {
+        var name: String
+        var field: NormalizedField
+        var leaf: Leaf
     }
 
     struct Field: Sendable {
@@ -55,21 +69,56 @@ struct CompiledPattern: Sendable {
     let root: Node
 
     init(_ pattern: EventPattern) {
-        root = Self.node(pattern)
+        root = Self.node(pattern, scope: .root)
     }
 
-    private static func node(_ pattern: EventPattern) -> Node {
+    /// `scope` is where the object `pattern` stands for sits in the record; the decoder makes sure that the record,
+    /// `s3`, `s3.bucket` and `s3.object` are objects, so those scopes never meet an array.
+    private static func node(_ pattern: EventPattern, scope: Scope) -> Node {
         var node = Node()
         for field in pattern.fields {
             switch field.condition {
             case .object(let nested):
-                node.fields.append(Field(name: field.name, kind: .node(Self.node(nested))))
+                let childScope = Self.scope(of: field.name, in: scope)
+                node.fields.append(Field(name: field.name, kind: .node(Self.node(nested, scope: childScope))))
             case .values(let values):
-                node.fields.append(Field(name: field.name, kind: .leaf(Self.leaf(values))))
+                if let normalized = Self.normalizedField(field.name, in: scope) {
+                    node.normalized.append(
+                        NormalizedLeaf(name: field.name, field: normalized, leaf: Self.leaf(values))
+                    )
+                } else {
+                    node.fields.append(Field(name: field.name, kind: .leaf(Self.leaf(values))))
+                }
             }
         }
-        node.alternatives = pattern.alternatives.map { $0.map(Self.node) }
+        node.alternatives = pattern.alternatives.map { group in group.map { Self.node($0, scope: scope) } }
         return node
+    }
+
+    private static func scope(of name: String, in scope: Scope) -> Scope {
+        switch (scope, name) {
+        case (.root, "s3"): .s3
+        case (.s3, "bucket"): .s3Bucket
+        case (.s3, "object"): .s3Object
+        default: .other
+        }
+    }
+
+    private static func normalizedField(_ name: String, in scope: Scope) -> NormalizedField? {
+        switch (scope, name) {
+        case (.root, "eventName"): .eventName
+        case (.s3Bucket, "name"): .bucket
+        case (.s3Object, "key"): .key
+        default: nil
+        }
+    }
+
+    private static func value(of field: NormalizedField, _ record: EventRecord) -> JSONValue {
+        switch field {
+        case .eventName: JSONValue(kind: .string(record.eventName), range: 0..<0)
+        case .bucket: JSONValue(kind: .string(record.bucket), range: 0..<0)
+        case .key: JSONValue(kind: .string(record.key), range: 0..<0)
+        }
     }
 
     private static func leaf(_ values: [PatternValue]) -> Leaf {
@@ -133,15 +182,17 @@ struct CompiledPattern: Sendable {
         return out
     }
 
-    /// Key prefixes every matching record's key starts with: from a top-level `s3.object.key` list of exact strings
-    /// and case-sensitive prefixes only; nil otherwise.
-    func keyPrefixes() -> [String]? {
+    /// Key prefixes every matching record's key starts with, as bytes: from a top-level `s3.object.key` list of
+    /// exact strings, case-sensitive prefixes and wildcards that do not start with `*` only; nil otherwise.
+    func keyPrefixes() -> [[UInt8]]? {
         guard let values = topLevelValues(at: ["s3", "object", "key"]) else { return nil }
-        var out: [String] = []
+        var out: [[UInt8]] = []
         for value in values {
             switch value {
-            case .string(let text): out.append(text)
-            case .prefix(let text, ignoringCase: false): out.append(text)
+            case .string(let text): out.append(Array(text.utf8))
+            case .prefix(let text, ignoringCase: false): out.append(Array(text.utf8))
+            case .wildcard(let wildcard) where wildcard.segments.first?.isEmpty == false:
+                out.append(wildcard.segments[0])
             default: return nil
             }
         }
@@ -173,6 +224,10 @@ struct CompiledPattern: Sendable {
     private func topLevelValues(at path: [String]) -> [PatternValue]? {
         var node = root
         for (index, name) in path.enumerated() {
+            if index == path.count - 1, let normalized = node.normalized.first(where: { $0.name == name }) {
+                let leaf = normalized.leaf
+                return leaf.existsTrue || leaf.existsFalse ? nil : leaf.values
+            }
             guard let field = node.fields.first(where: { $0.name == name }) else { return nil }
             switch field.kind {
             case .leaf(let leaf):
@@ -201,6 +256,9 @@ struct CompiledPattern: Sendable {
         if let value, case .array(let elements) = value.kind {
             if elements.isEmpty { return holds(node, nil, .other, record) }
             for element in elements where holds(node, element, .other, record) { return true }
+            return false
+        }
+        for normalized in node.normalized where !Self.holds(normalized.leaf, Self.value(of: normalized.field, record)) {
             return false
         }
         for field in node.fields {
@@ -245,9 +303,15 @@ struct CompiledPattern: Sendable {
 
     static func holds(_ leaf: Leaf, _ value: JSONValue?) -> Bool {
         var sawLeaf = false
-        if let value, anyLeaf(value, sawLeaf: &sawLeaf, where: { leafValue in
-            leaf.matchers.contains { matches($0, leafValue) }
-        }) {
+        if let value,
+            anyLeaf(
+                value,
+                sawLeaf: &sawLeaf,
+                where: { leafValue in
+                    leaf.matchers.contains { matches($0, leafValue) }
+                }
+            )
+        {
             return true
         }
         if sawLeaf { return leaf.existsTrue }
@@ -350,6 +414,12 @@ struct CompiledPattern: Sendable {
             let shown = first ?? ""
             return elements.count == 1 ? shown : "no element of \(path.escapedForMessage) matches; element 0: \(shown)"
         }
+        for normalized in node.normalized {
+            let child = Self.value(of: normalized.field, record)
+            if !Self.holds(normalized.leaf, child) {
+                return Self.describeFailure(normalized.leaf, child, path: path + "." + normalized.name)
+            }
+        }
         for field in node.fields {
             let fieldPath = path + "." + field.name
             let (child, childScope) = Self.child(field.name, of: value, scope, record)
@@ -405,7 +475,8 @@ struct CompiledPattern: Sendable {
 
     static func describe(_ value: PatternValue) -> String {
         func list(_ texts: [String]) -> String {
-            texts.count == 1 ? texts[0].quotedForMessage : "[" + texts.map(\.quotedForMessage).joined(separator: ", ") + "]"
+            texts.count == 1
+                ? texts[0].quotedForMessage : "[" + texts.map(\.quotedForMessage).joined(separator: ", ") + "]"
         }
         switch value {
         case .string(let text): return text.quotedForMessage
@@ -414,10 +485,12 @@ struct CompiledPattern: Sendable {
         case .null: return "null"
         case .prefix(let text, let ignoringCase):
             return ignoringCase
-                ? "{\"prefix\": {\"equals-ignore-case\": \(text.quotedForMessage)}}" : "{\"prefix\": \(text.quotedForMessage)}"
+                ? "{\"prefix\": {\"equals-ignore-case\": \(text.quotedForMessage)}}"
+                : "{\"prefix\": \(text.quotedForMessage)}"
         case .suffix(let text, let ignoringCase):
             return ignoringCase
-                ? "{\"suffix\": {\"equals-ignore-case\": \(text.quotedForMessage)}}" : "{\"suffix\": \(text.quotedForMessage)}"
+                ? "{\"suffix\": {\"equals-ignore-case\": \(text.quotedForMessage)}}"
+                : "{\"suffix\": \(text.quotedForMessage)}"
         case .equalsIgnoringCase(let text): return "{\"equals-ignore-case\": \(text.quotedForMessage)}"
         case .wildcard(let wildcard): return "{\"wildcard\": \(wildcard.text.quotedForMessage)}"
         case .exists(let flag): return "{\"exists\": \(flag)}"

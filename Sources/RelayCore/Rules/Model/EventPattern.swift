@@ -192,11 +192,6 @@ public struct WildcardPattern: Sendable, Equatable {
     /// The literal runs between the stars, unescaped; `segments.count` is the number of stars plus one.
     var segments: [[UInt8]]
 
-    init(text: String, segments: [[UInt8]]) {
-        self.text = text
-        self.segments = segments
-    }
-
     /// Whether `value` matches: the first run starts it, the last ends it, the others appear in order between them.
     /// Greedy leftmost search, at most O(length of value × length of pattern).
     func matches(_ value: String) -> Bool {
@@ -243,12 +238,6 @@ public struct CIDRBlock: Sendable, Equatable {
     var address: [UInt8]
     /// Leading bits that must equal `address`'s: 0...32 or 0...128.
     var prefixLength: Int
-
-    init(text: String, address: [UInt8], prefixLength: Int) {
-        self.text = text
-        self.address = address
-        self.prefixLength = prefixLength
-    }
 
     /// Whether `other` (4 or 16 bytes) is in the block; an IPv4 address is never in an IPv6 block, nor the reverse.
     func contains(_ other: [UInt8]) -> Bool {
@@ -322,7 +311,8 @@ enum IPAddress {
 
     private static func doubleColon(in text: [UInt8]) -> Int? {
         guard text.count >= 2 else { return nil }
-        for index in 0..<(text.count - 1) where text[index] == UInt8(ascii: ":") && text[index + 1] == UInt8(ascii: ":") {
+        for index in 0..<(text.count - 1) where text[index] == UInt8(ascii: ":") && text[index + 1] == UInt8(ascii: ":")
+        {
             return index
         }
         return nil
