@@ -409,6 +409,35 @@ struct RulePatternCase: Sendable, CustomTestStringConvertible {
         #expect(ruleSet.match(R.record("s3:ObjectRemoved:Delete")).count == 1)
     }
 
+    @Test func patternRulesWithoutEventBucketOrKeyAreIndexedByAnExactField() throws {
+        var rules: [String] = []
+        for index in 0..<300 {
+            rules.append(
+                #"{"name": "u\#(index)", "to": ["t"], "pattern": {"userIdentity": {"principalId": ["user-\#(index)"]}}}"#
+            )
+        }
+        // An element of an array in the record, and an IP address (matched in any spelling, so never indexed by text).
+        rules.append(#"{"name": "tag", "to": ["t"], "pattern": {"test": {"tags": ["green"]}}}"#)
+        rules.append(#"{"name": "ip", "to": ["t"], "pattern": {"test": {"ipv6": ["2001:0db8::0:1"]}}}"#)
+        rules.append(
+            #"{"name": "principal", "to": ["t"], "pattern": {"userIdentity": {"principalId": ["AWS:AIDAEXAMPLE"]}}}"#
+        )
+        let text =
+            #"{"targets": {"t": {"url": "http://127.0.0.1:9/"}}, "rules": ["# + rules.joined(separator: ",") + "]}"
+        let ruleSet = R.ruleSet(text)
+        let record = try Self.record()
+        #expect(ruleSet.matcher.matchingRules(record) == [300, 301, 302])
+        // "ip" (in every index list), "tag" and "principal" (each found by its value): not the 300 others.
+        #expect(ruleSet.matcher.candidateCount(record) == 3)
+        var other = record
+        other.json = try Self.record(Self.recordJSON.replacingOccurrences(of: "AWS:AIDAEXAMPLE", with: "user-42")).json
+        #expect(ruleSet.matcher.matchingRules(other) == [42, 300, 301])
+        // A record whose event name no index knows still reaches the value-indexed rules.
+        other.eventName = "s3:SomethingNew:Happened"
+        #expect(ruleSet.matcher.matchingRules(other) == [42, 300, 301])
+        #expect(ruleSet.matcher.matchingRules(R.record()) == [])
+    }
+
     // MARK: - The example
 
     @Test func examplePatternRulesRouteTheExampleEvents() throws {

@@ -31,6 +31,9 @@ struct CompiledCondition: Sendable {
     var indexAcceptsUnknownEvents = true
     var indexBuckets: [Int32]?
     var indexPrefixes: [[UInt8]]?
+    /// For a rule none of the above narrows: a pattern field of exact strings, by which `RuleMatcher` files the rule
+    /// apart, looked up with the record's values at that path.
+    var indexField: (path: [String], values: [String])?
 
     init(_ spec: MatchSpec, pattern: EventPattern? = nil, bucketID: (String) -> Int32) {
         if let events = spec.events {
@@ -69,6 +72,9 @@ struct CompiledCondition: Sendable {
         }
         if indexPrefixes == nil, let keyPrefixes = compiled.keyPrefixes() {
             indexPrefixes = keyPrefixes
+        }
+        if indexEvents == nil, indexBuckets == nil, indexPrefixes == nil {
+            indexField = compiled.exactValueField()
         }
     }
 

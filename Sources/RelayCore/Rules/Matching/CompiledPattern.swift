@@ -221,6 +221,55 @@ struct CompiledPattern: Sendable {
         return (ids, acceptsUnknown)
     }
 
+    /// A field outside `$or`, `eventName`, `s3.bucket.name` and `s3.object.key` whose list holds only exact strings
+    /// that are not IP addresses (which also match other spellings): its path and values, for `RuleMatcher`'s value
+    /// index. The first in file order, depth first; nil when there is none.
+    func exactValueField() -> (path: [String], values: [String])? {
+        func search(_ node: Node, _ path: [String]) -> (path: [String], values: [String])? {
+            for field in node.fields {
+                switch field.kind {
+                case .leaf(let leaf):
+                    guard !leaf.existsTrue, !leaf.existsFalse else { continue }
+                    var values: [String] = []
+                    for value in leaf.values {
+                        guard case .string(let text) = value, IPAddress.parse(text) == nil else {
+                            values = []
+                            break
+                        }
+                        values.append(text)
+                    }
+                    if !values.isEmpty, values.count == leaf.values.count { return (path + [field.name], values) }
+                case .node(let next):
+                    if let found = search(next, path + [field.name]) { return found }
+                }
+            }
+            return nil
+        }
+        return search(root, [])
+    }
+
+    /// Every string leaf of `record` at `path`, through arrays at any level, with the normalised fields in place.
+    static func strings(at path: [String], of record: EventRecord) -> [String] {
+        var out: [String] = []
+        func walk(_ value: JSONValue?, _ scope: Scope, _ depth: Int) {
+            guard let value else { return }
+            if case .array(let elements) = value.kind {
+                for element in elements { walk(element, .other, depth) }
+                return
+            }
+            if depth == path.count {
+                if case .string(let text) = value.kind { out.append(text) }
+                return
+            }
+            let (child, childScope) = Self.child(path[depth], of: value, scope, record)
+            walk(child, childScope, depth + 1)
+        }
+        guard let name = path.first else { return out }
+        let (first, scope) = Self.child(name, of: record.json, .root, record)
+        walk(first, scope, 1)
+        return out
+    }
+
     private func topLevelValues(at path: [String]) -> [PatternValue]? {
         var node = root
         for (index, name) in path.enumerated() {
