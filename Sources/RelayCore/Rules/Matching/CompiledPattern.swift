@@ -14,6 +14,9 @@ struct CompiledPattern: Sendable {
         var normalized: [NormalizedLeaf] = []
         var fields: [Field] = []
         var alternatives: [[Node]] = []
+        /// Whether matching reads the record's JSON at or below this object: false when every list in it is on a
+        /// normalised field, so the walk never looks a member up.
+        var readsJSON = false
     }
 
     /// The fields the relay normalises, which every record has.
@@ -92,6 +95,13 @@ struct CompiledPattern: Sendable {
             }
         }
         node.alternatives = pattern.alternatives.map { group in group.map { Self.node($0, scope: scope) } }
+        node.readsJSON =
+            node.fields.contains { field in
+                switch field.kind {
+                case .leaf: true
+                case .node(let next): next.readsJSON
+                }
+            } || node.alternatives.contains { group in group.contains(where: \.readsJSON) }
         return node
     }
 
@@ -298,7 +308,7 @@ struct CompiledPattern: Sendable {
 
     /// Whether `record` matches.
     func holds(_ record: EventRecord) -> Bool {
-        holds(root, record.json, .root, record)
+        holds(root, root.readsJSON ? record.json : nil, .root, record)
     }
 
     private func holds(_ node: Node, _ value: JSONValue?, _ scope: Scope, _ record: EventRecord) -> Bool {
@@ -311,12 +321,18 @@ struct CompiledPattern: Sendable {
             return false
         }
         for field in node.fields {
-            let (child, childScope) = Self.child(field.name, of: value, scope, record)
             switch field.kind {
             case .leaf(let leaf):
-                if !Self.holds(leaf, child) { return false }
+                if !Self.holds(leaf, Self.child(field.name, of: value, scope, record).0) { return false }
             case .node(let next):
-                if !holds(next, child, childScope, record) { return false }
+                // The record, `s3`, `s3.bucket` and `s3.object` are objects: a part that reads none of them needs
+                // only its scope.
+                if next.readsJSON {
+                    let (child, childScope) = Self.child(field.name, of: value, scope, record)
+                    if !holds(next, child, childScope, record) { return false }
+                } else if !holds(next, nil, Self.scope(of: field.name, in: scope), record) {
+                    return false
+                }
             }
         }
         for group in node.alternatives where !group.contains(where: { holds($0, value, scope, record) }) {
