@@ -70,9 +70,24 @@ struct CompiledPattern: Sendable {
     }
 
     let root: Node
+    /// When every list of the pattern is on a normalised field and it has no `$or` (a pattern on event, bucket and
+    /// key only): those lists, which `holds(_:)` checks in turn without walking the tree.
+    let normalizedOnly: [NormalizedLeaf]?
 
     init(_ pattern: EventPattern) {
         root = Self.node(pattern, scope: .root)
+        normalizedOnly = root.readsJSON ? nil : Self.normalizedLeaves(root)
+    }
+
+    /// The normalised lists of a tree that reads no JSON, or nil when it has a `$or`.
+    private static func normalizedLeaves(_ node: Node) -> [NormalizedLeaf]? {
+        guard node.alternatives.isEmpty else { return nil }
+        var out = node.normalized
+        for field in node.fields {
+            guard case .node(let next) = field.kind, let leaves = normalizedLeaves(next) else { return nil }
+            out += leaves
+        }
+        return out
     }
 
     /// `scope` is where the object `pattern` stands for sits in the record; the decoder makes sure that the record,
@@ -308,7 +323,14 @@ struct CompiledPattern: Sendable {
 
     /// Whether `record` matches.
     func holds(_ record: EventRecord) -> Bool {
-        holds(root, root.readsJSON ? record.json : nil, .root, record)
+        if let normalizedOnly {
+            for normalized in normalizedOnly
+            where !Self.holds(normalized.leaf, Self.value(of: normalized.field, record)) {
+                return false
+            }
+            return true
+        }
+        return holds(root, root.readsJSON ? record.json : nil, .root, record)
     }
 
     private func holds(_ node: Node, _ value: JSONValue?, _ scope: Scope, _ record: EventRecord) -> Bool {
