@@ -9,6 +9,10 @@ import RelayCore
 /// - 9: no bucket, prefix `logs/<i>/`, no event;
 /// - otherwise: one of `max(2, count / 10)` other buckets, prefix `dir<i % 37>/`, a suffix and an event condition,
 ///   and for every seventh rule a size bound.
+///
+/// With `patterns`, a fifth of the rules (every rule `i` with `(i / 10) % 5 == 1`, so a fifth of each kind above,
+/// never the hit) say the same conditions as a `pattern` instead of a `match` (event families as `eventName`
+/// prefixes, prefix and suffix as one key wildcard, size as a numeric range): the records match the same rules.
 enum GeneratedRules {
     static let events = [
         #"["s3:ObjectCreated:*"]"#,
@@ -22,7 +26,21 @@ enum GeneratedRules {
     /// The index of the one rule the hit record matches.
     static func hitIndex(count: Int) -> Int { count / 2 }
 
-    static func source(count: Int) -> RuleSource {
+    /// Event conditions as `eventName` pattern lists, in the order of `events`.
+    static let eventPatterns = [
+        #"[{"prefix": "s3:ObjectCreated:"}]"#,
+        #"[{"prefix": "s3:ObjectRemoved:"}]"#,
+        #"["s3:ObjectCreated:Put", "s3:ObjectCreated:Copy"]"#,
+        #"["s3:ObjectAccessed:Get"]"#,
+        #"[{"prefix": "s3:ObjectCreated:"}, "s3:ObjectRemoved:Delete"]"#,
+    ]
+
+    /// Whether rule `index` is written as a pattern when `patterns` is set.
+    static func isPattern(_ index: Int, count: Int) -> Bool {
+        index != hitIndex(count: count) && (index / 10) % 5 == 1
+    }
+
+    static func source(count: Int, patterns: Bool = false) -> RuleSource {
         let otherBuckets = max(2, count / 10)
         var rules: [String] = []
         rules.reserveCapacity(count)
@@ -48,7 +66,13 @@ enum GeneratedRules {
                     if index % 7 == 3 { match += #", "size": {"min": 1, "max": "50MiB"}"# }
                 }
             }
-            rules.append(#"{"name": "r\#(index)", "match": {\#(match)}, "to": [\#(target)]}"#)
+            if patterns, isPattern(index, count: count) {
+                rules.append(
+                    #"{"name": "r\#(index)", "pattern": \#(pattern(index, count: count)), "to": [\#(target)]}"#
+                )
+            } else {
+                rules.append(#"{"name": "r\#(index)", "match": {\#(match)}, "to": [\#(target)]}"#)
+            }
         }
         let targets = (0..<4).map { #""t\#($0)": {"url": "http://127.0.0.1:9/t\#($0)"}"# }
         let text = """
@@ -57,6 +81,24 @@ enum GeneratedRules {
             \(rules.joined(separator: ",\n"))
             ]}
             """
-        return RuleSource(path: "generated-\(count).json", text: text)
+        return RuleSource(path: "generated-\(count)\(patterns ? "-patterns" : "").json", text: text)
+    }
+
+    /// Rule `index`'s conditions as a pattern.
+    static func pattern(_ index: Int, count: Int) -> String {
+        let otherBuckets = max(2, count / 10)
+        switch index % 10 {
+        case 0:
+            return #"{"s3": {"bucket": {"name": ["photos"]}, "object": {"key": [{"prefix": "uploads/\#(index)/"}]}}}"#
+        case 5:
+            return #"{"s3": {"bucket": {"name": ["photos"]}, "object": {"key": [{"wildcard": "uploads/*.png"}]}}}"#
+        case 9:
+            return #"{"s3": {"object": {"key": [{"prefix": "logs/\#(index)/"}]}}}"#
+        default:
+            var object = #""key": [{"wildcard": "dir\#(index % 37)/*\#(suffixes[index % suffixes.count])"}]"#
+            if index % 7 == 3 { object += #", "size": [{"numeric": [">=", 1, "<=", 52428800]}]"# }
+            return #"{"eventName": \#(eventPatterns[index % events.count]), "#
+                + #""s3": {"bucket": {"name": ["b\#(index % otherBuckets)"]}, "object": {\#(object)}}}"#
+        }
     }
 }

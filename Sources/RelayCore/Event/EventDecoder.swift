@@ -274,7 +274,8 @@ public enum EventDecoder {
             sequencer: sequencerValue?.stringValue,
             eventID: eventIDValue?.stringValue,
             versionID: versionID,
-            recordRange: value.range
+            recordRange: value.range,
+            json: value
         )
     }
 

@@ -36,6 +36,10 @@ public struct EventRecord: Sendable, Equatable {
     public var versionID: String?
     /// Byte range of this record's JSON text within the request body it was decoded from.
     public var recordRange: Range<Int>
+    /// The record's parsed JSON as received (its ranges index the same body), which rule patterns read; nil for a
+    /// record built in code, whose patterns see only `eventName`, `s3.bucket.name` and `s3.object.key`
+    /// (docs/rules.md, "Patterns").
+    public var json: JSONValue?
 
     /// Creates a record. `rawKey` defaults to `key`.
     public init(
@@ -53,7 +57,8 @@ public struct EventRecord: Sendable, Equatable {
         sequencer: String? = nil,
         eventID: String? = nil,
         versionID: String? = nil,
-        recordRange: Range<Int> = 0..<0
+        recordRange: Range<Int> = 0..<0,
+        json: JSONValue? = nil
     ) {
         self.eventName = eventName
         self.eventSource = eventSource
@@ -70,6 +75,7 @@ public struct EventRecord: Sendable, Equatable {
         self.eventID = eventID
         self.versionID = versionID
         self.recordRange = recordRange
+        self.json = json
     }
 
     /// True for the `s3:ObjectCreated:*` family.

@@ -44,6 +44,8 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
         public static let unknownTarget = Code(rawValue: "unknown_target")
         /// `${NAME}` names an environment variable that is not set (or is empty).
         public static let missingVariable = Code(rawValue: "missing_variable")
+        /// A key of a pattern's operator object that is no EventBridge operator.
+        public static let unknownOperator = Code(rawValue: "unknown_operator")
         /// A target no rule names (warning).
         public static let unusedTarget = Code(rawValue: "unused_target")
         /// A target whose TLS certificate is not verified (`tls.insecureSkipVerify`, warning).

@@ -193,7 +193,8 @@ struct RuleFileReader {
             subject = "rule \(text.quotedForMessage)"
         }
         let before = errorCount
-        guard let fields = members(of: value, subject: subject, path: nil, allowed: ["name", "match", "to"]) else {
+        guard let fields = members(of: value, subject: subject, path: nil, allowed: ["name", "match", "pattern", "to"])
+        else {
             return
         }
         if name == nil {
@@ -229,6 +230,10 @@ struct RuleFileReader {
         if let member = fields["match"] {
             match = readMatch(member.value, subject: subject, path: "match") ?? MatchSpec()
         }
+        var pattern: EventPattern?
+        if let member = fields["pattern"] {
+            pattern = readPattern(member.value, subject: subject)
+        }
         var references: [TargetReference] = []
         if let member = fields["to"] {
             if let items = stringList(
@@ -263,7 +268,7 @@ struct RuleFileReader {
         }
         var rule: Rule?
         if let name, errorCount == before {
-            rule = Rule(name: name, file: source.path, to: references.map(\.name), match: match)
+            rule = Rule(name: name, file: source.path, to: references.map(\.name), match: match, pattern: pattern)
         }
         rules.append(
             ParsedRule(name: name, offset: nameOffset, subject: subject, rule: rule, references: references)

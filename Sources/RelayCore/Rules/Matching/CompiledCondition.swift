@@ -1,4 +1,5 @@
-/// A `MatchSpec` prepared for the hot path: event names as a bit mask, buckets as ids, strings as bytes.
+/// A `MatchSpec`, and a rule's pattern, prepared for the hot path: event names as a bit mask, buckets as ids,
+/// strings as bytes.
 struct CompiledCondition: Sendable {
     struct Metadata: Sendable {
         var fullName: String
@@ -19,8 +20,22 @@ struct CompiledCondition: Sendable {
     var metadata: [Metadata] = []
     /// Zero or one condition that must not hold.
     var not: [CompiledCondition] = []
+    /// The rule's pattern; nil when it has none.
+    var pattern: CompiledPattern?
 
-    init(_ spec: MatchSpec, bucketID: (String) -> Int32) {
+    /// What `RuleMatcher`'s indexes file the rule under: known event ids it may accept (nil: any), whether it may
+    /// accept names outside the catalog, bucket ids (nil: any) and key prefixes (nil: any). From `match` and from
+    /// the pattern's top-level `eventName`, `s3.bucket.name` and `s3.object.key`, intersected where both have one:
+    /// never narrower than the rule.
+    var indexEvents: EventSet?
+    var indexAcceptsUnknownEvents = true
+    var indexBuckets: [Int32]?
+    var indexPrefixes: [[UInt8]]?
+    /// For a rule none of the above narrows: a pattern field of exact strings, by which `RuleMatcher` files the rule
+    /// apart, looked up with the record's values at that path.
+    var indexField: (path: [String], values: [String])?
+
+    init(_ spec: MatchSpec, pattern: EventPattern? = nil, bucketID: (String) -> Int32) {
         if let events = spec.events {
             var set = EventSet()
             for (id, name) in EventNameCatalog.allNames.enumerated()
@@ -39,6 +54,28 @@ struct CompiledCondition: Sendable {
             Metadata(fullName: $0.name, shortName: String($0.shortName), values: $0.values.map { Array($0.utf8) })
         }
         not = spec.not.map { [CompiledCondition($0, bucketID: bucketID)] } ?? []
+
+        indexEvents = events
+        indexAcceptsUnknownEvents = events == nil || !eventFamilies.isEmpty
+        indexBuckets = buckets
+        indexPrefixes = prefixes
+        guard let pattern else { return }
+        let compiled = CompiledPattern(pattern)
+        self.pattern = compiled
+        if let names = compiled.eventNames() {
+            indexEvents = indexEvents.map { $0.intersection(names.ids) } ?? names.ids
+            indexAcceptsUnknownEvents = indexAcceptsUnknownEvents && names.acceptsUnknown
+        }
+        if let names = compiled.exactStrings(at: ["s3", "bucket", "name"]) {
+            let ids = RuleFileReader.unique(names).map(bucketID)
+            indexBuckets = indexBuckets.map { existing in existing.filter(ids.contains) } ?? ids
+        }
+        if indexPrefixes == nil, let keyPrefixes = compiled.keyPrefixes() {
+            indexPrefixes = keyPrefixes
+        }
+        if indexEvents == nil, indexBuckets == nil, indexPrefixes == nil {
+            indexField = compiled.exactValueField()
+        }
     }
 
     /// Whether `record` (looked up once into `view`) meets every condition.
@@ -71,6 +108,7 @@ struct CompiledCondition: Sendable {
             if !condition.values.contains(where: { value.utf8.elementsEqual($0) }) { return false }
         }
         if let not = not.first, not.holds(record, view) { return false }
+        if let pattern, !pattern.holds(record) { return false }
         return true
     }
 

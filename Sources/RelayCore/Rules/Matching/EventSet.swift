@@ -18,4 +18,12 @@ struct EventSet: Sendable, Equatable {
         if id < 128 { return high & (1 << UInt64(id - 64)) != 0 }
         return false
     }
+
+    /// The ids in both sets.
+    func intersection(_ other: EventSet) -> EventSet {
+        var out = EventSet()
+        out.low = low & other.low
+        out.high = high & other.high
+        return out
+    }
 }

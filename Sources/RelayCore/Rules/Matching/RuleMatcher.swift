@@ -30,6 +30,14 @@ public struct RuleMatcher: Sendable {
     private let bucketGroups: [RuleGroup]
     /// The rules without a bucket condition.
     private let anyBucketGroup: RuleGroup
+    /// Pattern rules with no event, bucket or key-prefix condition but a field of exact strings, by that field's
+    /// path (in the order first seen) and value; they are in no other index.
+    private let valueIndexes: [ValueIndex]
+
+    private struct ValueIndex: Sendable {
+        var path: [String]
+        var rules: [String: [Int32]] = [:]
+    }
 
     /// Rules indexed by key prefix.
     private struct RuleGroup: Sendable {
@@ -74,7 +82,7 @@ public struct RuleMatcher: Sendable {
         }
         var conditions: [CompiledCondition] = []
         for rule in rules {
-            conditions.append(CompiledCondition(rule.match, bucketID: bucketID))
+            conditions.append(CompiledCondition(rule.match, pattern: rule.pattern, bucketID: bucketID))
         }
         self.conditions = conditions
         specs = rules.map(\.match)
@@ -89,24 +97,35 @@ public struct RuleMatcher: Sendable {
         var unknownEventCandidates: [Int32] = []
         var bucketGroups = [RuleGroup](repeating: RuleGroup(), count: bucketIDs.count)
         var anyBucketGroup = RuleGroup()
+        var valueIndexes: [ValueIndex] = []
         for (index, condition) in conditions.enumerated() {
             let rule = Int32(index)
-            for id in eventCandidates.indices where condition.events?.contains(id) ?? true {
+            if let field = condition.indexField {
+                var position = valueIndexes.firstIndex { $0.path == field.path }
+                if position == nil {
+                    valueIndexes.append(ValueIndex(path: field.path))
+                    position = valueIndexes.count - 1
+                }
+                for value in Set(field.values) { valueIndexes[position ?? 0].rules[value, default: []].append(rule) }
+                continue
+            }
+            for id in eventCandidates.indices where condition.indexEvents?.contains(id) ?? true {
                 eventCandidates[id].append(rule)
             }
-            if condition.events == nil || !condition.eventFamilies.isEmpty {
+            if condition.indexAcceptsUnknownEvents {
                 unknownEventCandidates.append(rule)
             }
-            if let buckets = condition.buckets {
-                for id in Set(buckets) { bucketGroups[Int(id)].insert(rule, prefixes: condition.prefixes) }
+            if let buckets = condition.indexBuckets {
+                for id in Set(buckets) { bucketGroups[Int(id)].insert(rule, prefixes: condition.indexPrefixes) }
             } else {
-                anyBucketGroup.insert(rule, prefixes: condition.prefixes)
+                anyBucketGroup.insert(rule, prefixes: condition.indexPrefixes)
             }
         }
         self.eventCandidates = eventCandidates
         self.unknownEventCandidates = unknownEventCandidates
         self.bucketGroups = bucketGroups
         self.anyBucketGroup = anyBucketGroup
+        self.valueIndexes = valueIndexes
     }
 
     /// The targets `record` goes to: each target once, with the first matching rule (in load order) that names it,
@@ -129,23 +148,29 @@ public struct RuleMatcher: Sendable {
         let eventID = eventIDs[record.eventName] ?? -1
         let bucketID = bucketIDs[record.bucket] ?? -1
         let byEvent = eventID >= 0 ? eventCandidates[eventID] : unknownEventCandidates
-        if byEvent.isEmpty { return [] }
+        if byEvent.isEmpty, valueIndexes.isEmpty { return [] }
         var key = record.key
         return key.withUTF8 { keyBytes in
             let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
             var matched: [Int] = []
-            if useEventList(byEvent, bucketID: bucketID, keyBytes) {
-                for rule in byEvent where conditions[Int(rule)].holds(record, view) {
-                    matched.append(Int(rule))
-                }
-                return matched
-            }
+            var sorted = true
             func check(_ rule: Int32) {
                 if conditions[Int(rule)].holds(record, view) { matched.append(Int(rule)) }
             }
-            if bucketID >= 0 { bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes, check) }
-            anyBucketGroup.forEachCandidate(along: keyBytes, check)
-            if matched.count > 1 {
+            if byEvent.isEmpty {
+                // Only the value indexes can hold candidates.
+            } else if useEventList(byEvent, bucketID: bucketID, keyBytes) {
+                for rule in byEvent { check(rule) }
+            } else {
+                if bucketID >= 0 { bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes, check) }
+                anyBucketGroup.forEachCandidate(along: keyBytes, check)
+                sorted = false
+            }
+            forEachValueCandidate(record) { rule in
+                sorted = false
+                check(rule)
+            }
+            if !sorted, matched.count > 1 {
                 matched.sort()
                 var unique: [Int] = []
                 unique.reserveCapacity(matched.count)
@@ -156,17 +181,31 @@ public struct RuleMatcher: Sendable {
         }
     }
 
+    /// Calls `body` with every rule of the value indexes that names one of `record`'s values at the index's path
+    /// (a rule more than once when the record holds several of its values).
+    private func forEachValueCandidate(_ record: EventRecord, _ body: (Int32) -> Void) {
+        for index in valueIndexes {
+            for value in CompiledPattern.strings(at: index.path, of: record) {
+                guard let rules = index.rules[value] else { continue }
+                for rule in rules { body(rule) }
+            }
+        }
+    }
+
     /// How many rules `matchingRules` checks in full for `record` (for tests of the indexes).
     func candidateCount(_ record: EventRecord) -> Int {
         let eventID = eventIDs[record.eventName] ?? -1
         let bucketID = bucketIDs[record.bucket] ?? -1
         let byEvent = eventID >= 0 ? eventCandidates[eventID] : unknownEventCandidates
-        if byEvent.isEmpty { return 0 }
+        var count = 0
+        forEachValueCandidate(record) { _ in count += 1 }
+        if byEvent.isEmpty { return count }
         var key = record.key
-        return key.withUTF8 { keyBytes in
-            if useEventList(byEvent, bucketID: bucketID, keyBytes) { return byEvent.count }
-            return groupCandidateCount(bucketID: bucketID, keyBytes)
-        }
+        return count
+            + key.withUTF8 { keyBytes in
+                if useEventList(byEvent, bucketID: bucketID, keyBytes) { return byEvent.count }
+                return groupCandidateCount(bucketID: bucketID, keyBytes)
+            }
     }
 
     /// Whether the event candidate list is no longer than the bucket-and-prefix candidates.
@@ -182,7 +221,7 @@ public struct RuleMatcher: Sendable {
     /// For every rule in load order: whether `record` matches it and, if not, the first failing condition.
     public func explain(_ record: EventRecord) -> [RuleExplanation] {
         specs.indices.map { index in
-            let failure = specs[index].firstFailure(for: record)
+            let failure = specs[index].firstFailure(for: record) ?? conditions[index].pattern?.firstFailure(record)
             return RuleExplanation(
                 rule: ruleNames[index],
                 file: ruleFiles[index],
