@@ -9,7 +9,7 @@ Scenarios: `three-relays` (three relays on one NATS server, webhooks to two of t
 `minio.events`, kill -9 a relay twice), `nats-cluster` (a NATS cluster of three, R3 streams, kill -9 the
 deliveries stream's leader under load and restart it), `resend-storm` (20 concurrent identical POSTs over two relays),
 `dead-target` (a dead target beside a healthy one over three relays: the healthy one's p99 latency, the dead one's
-attempts). Parts that need flags the binary does not have (`--jetstream-subject`, `--instance`) are detected from
+attempts), `dead-relay-held` (what a killed relay held for retries reaches the target through another relay). Parts that need flags the binary does not have (`--jetstream-subject`, `--instance`) are detected from
 `serve --help` and print a `SKIP (needs ...)` line.
 
 Each check prints an `ok`/`FAIL` line, each measurement a `--` line; the last line is `jetstream: N passed, M failed`.
@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "faults"))
 
+import scenario_dead_relay_held  # noqa: E402
 import scenario_dead_target  # noqa: E402
 import scenario_nats_cluster  # noqa: E402
 import scenario_resend_storm  # noqa: E402
@@ -45,6 +46,7 @@ from natsnode import nats_server_binary  # noqa: E402
 
 SCENARIOS = [
     ("resend-storm", scenario_resend_storm),
+    ("dead-relay-held", scenario_dead_relay_held),
     ("three-relays", scenario_three_relays),
     ("nats-cluster", scenario_nats_cluster),
     ("dead-target", scenario_dead_target),
