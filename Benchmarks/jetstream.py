@@ -120,7 +120,7 @@ end
 '''
 
 
-def run_wrk(ports: list[int], seconds: float, connections: int, work: str, tag: str) -> dict:
+def run_wrk(ports: list[int], seconds: float, connections: int, work: str, tag: str, script: str) -> dict:
     """One wrk per relay port, all at once, the connections split evenly; returns their summed figures."""
     per = max(1, connections // len(ports))
     procs = []
@@ -129,7 +129,7 @@ def run_wrk(ports: list[int], seconds: float, connections: int, work: str, tag: 
         env = dict(os.environ, BENCH_BODY=os.path.join(ROOT, "Tests/Fixtures/minio/put-image.json"),
                    BENCH_PREFIX="%X%X" % (hash(tag) & 0xF, i))
         procs.append((subprocess.Popen(["wrk", "-t1", "-c%d" % per, "-d%ds" % max(1, int(seconds)), "--latency",
-                                        "-s", os.path.join(work, "post.lua"),
+                                        "-s", script,
                                         "http://127.0.0.1:%d/minio-event" % port],
                                        stdout=open(out, "w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT), out))
     requests = non2xx = 0
@@ -191,11 +191,12 @@ def measure(binary: str, relays: int | None, seconds: float, connections: int, n
     for port in ports:
         if not wait_port(port, 60):
             raise SystemExit("a relay did not start: see %s" % root)
-    run_wrk(ports, min(2.0, seconds), connections, root, name + "-warm")  # warm-up: connections, streams, caches
+    script = os.path.join(work, "post.lua")
+    run_wrk(ports, min(2.0, seconds), connections, root, name + "-warm", script)  # warm-up: connections, streams, caches
     drained(ports, nats_url, 60)
     before = count_lines(access_log)
     started = time.time()
-    load = run_wrk(ports, seconds, connections, root, name)
+    load = run_wrk(ports, seconds, connections, root, name, script)
     accepted = load["requests"] - load["non2xx"]
     ok = drained(ports, nats_url, 300)
     # The last delivery: the access log stops growing once the accepted events are all in.
@@ -295,7 +296,8 @@ http {
             label, r["delivered"], r["eps"], r["eps"] / base if base else float("nan"),
             ("%.2f" % (r["eps"] / one)) if one and r["name"] != "sqlite" else "-", r["load"]["rps"],
             r["load"]["non2xx"], r["load"]["p99"]))
-    incomplete = [r["name"] for r in results if r["delivered"] < r["accepted"] or not r["drained"]]
+    incomplete = [r["name"] for r in results
+                  if r["accepted"] <= 0 or r["delivered"] < r["accepted"] or not r["drained"]]
     if incomplete:
         print("not every accepted event was delivered within the wait: %s" % incomplete)
         return 1
