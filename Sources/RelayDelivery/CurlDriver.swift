@@ -1,5 +1,6 @@
 import CCurl
 import CCurlShim
+import RelayCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -195,6 +196,17 @@ final class CurlDriver: @unchecked Sendable {
         // Ignore http_proxy / HTTPS_PROXY / NO_PROXY from the environment.
         set(ccurl_setopt_str(handle, CURLOPT_PROXY, ""))
         set(ccurl_setopt_str(handle, CURLOPT_NOPROXY, "*"))
+        if let tls = request.tls {
+            // A handle is reset before reuse, so these never leak into another target's transfer; libcurl reuses a
+            // cached connection only for a transfer with the same TLS settings.
+            if let caFile = tls.caFile { set(ccurl_setopt_str(handle, CURLOPT_CAINFO, caFile)) }
+            if let certFile = tls.certFile { set(ccurl_setopt_str(handle, CURLOPT_SSLCERT, certFile)) }
+            if let keyFile = tls.keyFile { set(ccurl_setopt_str(handle, CURLOPT_SSLKEY, keyFile)) }
+            if tls.insecureSkipVerify {
+                set(ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0))
+                set(ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0))
+            }
+        }
         set(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, transfer.headerList))
         set(ccurl_setopt_write_cb(handle, CURLOPT_WRITEFUNCTION, Transfer.writeCallback))
         set(ccurl_setopt_ptr(handle, CURLOPT_WRITEDATA, context))

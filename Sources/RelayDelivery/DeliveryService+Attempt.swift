@@ -24,7 +24,8 @@ extension DeliveryService {
             headers: headers,
             body: delivery.payload,
             timeout: target.timeout,
-            connectTimeout: min(target.timeout, .seconds(5))
+            connectTimeout: min(target.timeout, .seconds(5)),
+            tls: target.tls
         )
         let started = ContinuousClock.now
         let outcome: AttemptOutcome

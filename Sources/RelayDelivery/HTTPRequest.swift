@@ -1,3 +1,5 @@
+import RelayCore
+
 /// One HTTP request for ``CurlClient/execute(_:)``.
 ///
 /// The client sends exactly these headers (plus `Host`, `Content-Length` and `Accept: */*`, which libcurl adds).
@@ -18,6 +20,10 @@ public struct HTTPRequest: Sendable {
     public var timeout: Duration
     /// Limit for the TCP (and TLS) connect phase; `nil` means the same as ``timeout``.
     public var connectTimeout: Duration?
+    /// For `https://`: the CA file to trust instead of the system's, a client certificate and key, or no
+    /// verification at all. Nil: verified against the system's trust store. A file that cannot be read fails the
+    /// request with the libcurl error naming it.
+    public var tls: TargetTLS?
 
     /// Creates a request.
     /// - Parameters:
@@ -27,13 +33,15 @@ public struct HTTPRequest: Sendable {
     ///   - body: body bytes, default empty.
     ///   - timeout: limit for the whole transfer, default 10 s.
     ///   - connectTimeout: limit for connecting, default `nil` (same as `timeout`).
+    ///   - tls: TLS settings for `https://`, default `nil` (the system's trust store, verified).
     public init(
         method: String = "POST",
         url: String,
         headers: [(name: String, value: String)] = [],
         body: [UInt8] = [],
         timeout: Duration = .seconds(10),
-        connectTimeout: Duration? = nil
+        connectTimeout: Duration? = nil,
+        tls: TargetTLS? = nil
     ) {
         self.method = method
         self.url = url
@@ -41,5 +49,6 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.timeout = timeout
         self.connectTimeout = connectTimeout
+        self.tls = tls
     }
 }

@@ -34,6 +34,15 @@ public struct JetStreamConfiguration: Sendable {
     /// The consumer settings of each target, by target name. Default ``JetStreamTargetSettings/init(ackWait:maxAckPending:)``
     /// for every target.
     public var targetSettings: @Sendable (String) -> JetStreamTargetSettings
+    /// The subject MinIO's `notify_nats` target publishes events on (with `jetstream` on), stored in the events stream
+    /// `<prefix>_EVENTS` that the shared consumer `router` routes from (`--jetstream-subject`,
+    /// `RELAY_JETSTREAM_SUBJECT`). One subject, no wildcards (see ``eventsSubjectProblem(_:)``). Default
+    /// `minio.events`.
+    public var eventsSubject: String
+    /// Whether opening creates or updates the streams and consumers to this configuration (`serve` does); `false`
+    /// for tools such as `replay --jetstream`, which must not change the limits a relay set and fail when the streams
+    /// do not exist. Default `true`.
+    public var createsStreams: Bool
 
     /// Creates a configuration; every field but `servers` has its default.
     public init(
@@ -48,7 +57,9 @@ public struct JetStreamConfiguration: Sendable {
         requestTimeout: Duration = .seconds(5),
         fetchWait: Duration = .milliseconds(250),
         connectionName: String = "bucket-relay",
-        targetSettings: @escaping @Sendable (String) -> JetStreamTargetSettings = { _ in .init() }
+        targetSettings: @escaping @Sendable (String) -> JetStreamTargetSettings = { _ in .init() },
+        eventsSubject: String = "minio.events",
+        createsStreams: Bool = true
     ) {
         self.servers = servers
         self.credentialsFile = credentialsFile
@@ -62,6 +73,31 @@ public struct JetStreamConfiguration: Sendable {
         self.fetchWait = fetchWait
         self.connectionName = connectionName
         self.targetSettings = targetSettings
+        self.eventsSubject = eventsSubject
+        self.createsStreams = createsStreams
+    }
+
+    /// What is wrong with `subject` as ``eventsSubject``, or `nil` when it is usable: tokens of printable ASCII
+    /// separated by single dots, no wildcard (`*`, `>`), not starting with `$` (the server's own subjects), and not
+    /// inside the relay's own subjects (`<subjectPrefix>.…`), whose streams would overlap.
+    public func eventsSubjectProblem(_ subject: String) -> String? {
+        guard !subject.isEmpty else { return "the subject is empty" }
+        guard subject.utf8.count <= 255 else { return "the subject is longer than 255 bytes" }
+        for byte in subject.utf8 where byte <= 32 || byte >= 127 {
+            return "the subject holds white space, a control character or non-ASCII text; use tokens like minio.events"
+        }
+        let tokens = subject.split(separator: ".", omittingEmptySubsequences: false)
+        if tokens.contains(where: \.isEmpty) {
+            return "the subject has an empty token (a leading, trailing or double dot)"
+        }
+        if tokens.contains(where: { $0.contains("*") || $0.contains(">") }) {
+            return "wildcards (* and >) are not accepted: the events stream takes one subject"
+        }
+        if subject.hasPrefix("$") { return "subjects starting with $ belong to the NATS server" }
+        if tokens.first.map(String.init) == subjectPrefix {
+            return "subjects under \(subjectPrefix). belong to the relay's own streams"
+        }
+        return nil
     }
 
     var deliveriesStream: String { "\(streamPrefix)_DELIVERIES" }
@@ -70,6 +106,10 @@ public struct JetStreamConfiguration: Sendable {
     var deliveriesSubjects: String { "\(subjectPrefix).deliveries.>" }
     var deadLettersSubject: String { "\(subjectPrefix).deadletters" }
     var identitiesSubjects: String { "\(subjectPrefix).identities.>" }
+    /// The events stream: `<prefix>_EVENTS` (`RELAY_EVENTS`).
+    public var eventsStream: String { "\(streamPrefix)_EVENTS" }
+    /// The durable consumer of the events stream that every relay routes from.
+    public var routerConsumer: String { "router" }
 
     func deliveriesSubject(target: String) -> String {
         "\(subjectPrefix).deliveries.\(SubjectToken.encode(target))"

@@ -55,8 +55,8 @@ import Synchronization
 /// throws half way may have stored some records completely (with their markers): a resend of the request stores the
 /// rest and finds those as resends.
 public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConvertible {
-    private let connection: NatsConnection
-    private let configuration: JetStreamConfiguration
+    let connection: NatsConnection
+    let configuration: JetStreamConfiguration
     private let logger: Logger
     private let state = Mutex(LogState())
     /// Consumer creation, one at a time.
@@ -79,7 +79,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
     public init(configuration: JetStreamConfiguration, logger: Logger) throws {
         let connection = try NatsConnection(configuration)
         do {
-            try Self.ensureStreams(connection, configuration)
+            if configuration.createsStreams { try Self.ensureStreams(connection, configuration) }
         } catch {
             connection.close()
             throw error
@@ -419,6 +419,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
             try connection.fetch(consumer.subscription, batch: batch, wait: wait)
         }
         let received = ContinuousClock.now
+        JetStreamMetrics.countRedelivered(messages, target: consumer.target)
         consumer.held.withLock { held in
             for message in messages {
                 guard let entry = Self.held(message, target: consumer.target, at: received) else { continue }
@@ -765,7 +766,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         static let sequences = "Relay-Sequences"
     }
 
-    private func deliveryMessage(
+    func deliveryMessage(
         subject: String,
         deliveryID: String,
         target: String,

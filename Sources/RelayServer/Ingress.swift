@@ -29,6 +29,23 @@ public struct IngressResponse: Sendable, Equatable {
     }
 }
 
+/// Where an event body came from.
+public enum EventSource: Sendable, Equatable {
+    /// `POST /minio-event` or `POST /`: the sender gets the answer.
+    case webhook
+    /// The message at `sequence` of the events stream (`RELAY_EVENTS`, MinIO's `notify_nats` with `jetstream` on),
+    /// routed by ``EventRouter``: the answer decides between ack (2xx) and nak (503).
+    case stream(sequence: UInt64)
+
+    /// The `source` label of `relay_events_routed_total`: `webhook` or `stream`.
+    public var label: String {
+        switch self {
+        case .webhook: "webhook"
+        case .stream: "stream"
+        }
+    }
+}
+
 /// Turns one request body into spooled deliveries and dead letters, and says what to answer.
 ///
 /// The answer is 2xx only once every delivery the body produced is committed to the delivery log
@@ -66,13 +83,26 @@ public final class Ingress: Sendable {
         self.now = now
     }
 
-    /// Handles one request body (already size-checked and authenticated).
-    public func handle(body: [UInt8]) async -> IngressResponse {
+    /// Handles one request body (already size-checked and authenticated), or one message of the events stream.
+    ///
+    /// The same decoding, routing, resend identities and dead letters for both sources; the differences for
+    /// `.stream`: a body that is not JSON is dead-lettered (`undecodable`, field `$`) rather than refused, since no
+    /// sender keeps it; a record without a resend identity of its own gets one from the message's stream sequence and
+    /// its position, so that routing the same message again (a relay died before its ack) stores nothing twice; the
+    /// counts go to `relay_stream_messages_total` instead of `relay_requests_total`.
+    /// - Returns: 2xx when everything the body produced is stored (deliveries appended, dead letters written), 400 for
+    ///   a webhook body that is not JSON, 503 with `retryAfter` when the delivery log refused (nothing of it stored
+    ///   but what a resend finds as a duplicate).
+    public func handle(body: [UInt8], source: EventSource = .webhook) async -> IngressResponse {
+        let metrics = IngressMetrics.Counted(metrics: self.metrics, source: source)
         switch EventDecoder.decode(body) {
         case .empty:
             metrics.requests(.empty)
             return IngressResponse(status: 200, body: Array(#"{"status":"empty"}"#.utf8))
         case .notJSON(let error):
+            if case .stream = source {
+                return await deadLetterNotJSON(error, body: body, metrics: metrics)
+            }
             metrics.requests(.notJSON)
             logger.warning("Refused a body that is not JSON", metadata: ["error": "\(error)"])
             return .error(400, "body is not JSON", error.description)
@@ -97,11 +127,66 @@ public final class Ingress: Sendable {
             )
             return undecodableResponse(problem)
         case .events(let events):
-            return await route(events, body: body)
+            return await route(events, body: body, source: source, metrics: metrics)
         }
     }
 
-    private func route(_ events: DecodedEvents, body: [UInt8]) async -> IngressResponse {
+    /// A stream message larger than the largest body (`--max-body`, lowered to what NATS takes): its deliveries could
+    /// not be stored, so rather than giving it back for ever it is dead-lettered (`undecodable`, field `$`) with its
+    /// first 64 KiB as payload, and the router acks it.
+    public func deadLetterOversized(body: [UInt8], limit: Int) async -> IngressResponse {
+        let metrics = IngressMetrics.Counted(metrics: self.metrics, source: .stream(sequence: 0))
+        let kept = 64 * 1024
+        let problem = Undecodable(
+            field: "$",
+            reason: "a message of \(body.count) bytes is larger than the largest body (\(limit) bytes); the payload "
+                + "holds its first \(min(kept, body.count)) bytes"
+        )
+        do {
+            try await log.deadLetter([undecodableLetter(problem, payload: body.prefix(kept))])
+        } catch {
+            metrics.requests(.unavailable)
+            logger.error("Cannot write the dead letters", metadata: ["error": "\(error)"])
+            return .error(503, "dead-letter file not writable", "\(error)", retryAfter: 5)
+        }
+        metrics.requests(.undecodable)
+        metrics.records(.undecodable)
+        logger.warning(
+            "Dead-lettered a stream message larger than the largest body",
+            metadata: ["dead_letter.field": "$", "dead_letter.detail": "\(problem.reason)", "event.source": "stream"]
+        )
+        return undecodableResponse(problem)
+    }
+
+    /// A stream message that is not JSON: nobody can be told, so it is kept as an `undecodable` dead letter.
+    private func deadLetterNotJSON(
+        _ error: some CustomStringConvertible,
+        body: [UInt8],
+        metrics: IngressMetrics.Counted
+    ) async -> IngressResponse {
+        let problem = Undecodable(field: "$", reason: "not JSON: \(error)")
+        do {
+            try await log.deadLetter([undecodableLetter(problem, payload: body)])
+        } catch {
+            metrics.requests(.unavailable)
+            logger.error("Cannot write the dead letters", metadata: ["error": "\(error)"])
+            return .error(503, "dead-letter file not writable", "\(error)", retryAfter: 5)
+        }
+        metrics.requests(.notJSON)
+        metrics.records(.undecodable)
+        logger.warning(
+            "Dead-lettered a stream message that is not JSON",
+            metadata: ["dead_letter.field": "$", "dead_letter.detail": "\(problem.reason)", "event.source": "stream"]
+        )
+        return undecodableResponse(problem)
+    }
+
+    private func route(
+        _ events: DecodedEvents,
+        body: [UInt8],
+        source: EventSource,
+        metrics: IngressMetrics.Counted
+    ) async -> IngressResponse {
         let ruleSet = rules.current
         let createdAt = now()
         var records: [RecordDeliveries] = []
@@ -109,13 +194,17 @@ public final class Ingress: Sendable {
         var undecodable: [(index: Int, problem: Undecodable)] = []
         var decoded: [EventRecord] = []
         var matchedTargets: [[String]] = []
-        for result in events.records {
+        for (position, result) in events.records.enumerated() {
             switch result {
             case .undecodable(let index, let problem):
                 undecodable.append((index, problem))
             case .record(let record):
                 let matches = ruleSet.matcher.match(record)
-                let identity = matches.isEmpty ? nil : ResendIdentity.of(record)
+                var identity = matches.isEmpty ? nil : ResendIdentity.of(record)
+                if !matches.isEmpty, identity == nil, case .stream(let sequence) = source {
+                    // Routing the same message again (its ack was lost) must find its deliveries, not add more.
+                    identity = ResendIdentity(["relay-events", String(sequence), String(position)])
+                }
                 var names: [String] = []
                 names.reserveCapacity(matches.count)
                 var deliveries: [NewDelivery] = []
@@ -190,11 +279,12 @@ public final class Ingress: Sendable {
         var duplicates = 0
         var routedCount = 0
         for (position, record) in decoded.enumerated() {
-            let metadata: Logger.Metadata = [
+            var metadata: Logger.Metadata = [
                 "event.name": "\(LogText.escaped(record.eventName))",
                 "event.bucket": "\(LogText.escaped(record.bucket))",
                 "event.key": "\(LogText.escaped(record.key))",
             ]
+            if case .stream = source { metadata["event.source"] = "stream" }
             if duplicate[position] {
                 duplicates += 1
                 metrics.records(.duplicate)
@@ -363,10 +453,44 @@ struct IngressMetrics: Sendable {
         for outcome in RecordOutcome.allCases {
             e[outcome.rawValue] = Counter(label: "relay_records_total", dimensions: [("outcome", outcome.rawValue)])
         }
+        var m: [String: Counter] = [:]
+        for outcome in RequestOutcome.allCases {
+            m[outcome.rawValue] = Counter(
+                label: "relay_stream_messages_total",
+                dimensions: [("outcome", outcome.rawValue)]
+            )
+        }
         requestCounters = r
         recordCounters = e
+        streamCounters = m
+        routedWebhook = Counter(label: "relay_events_routed_total", dimensions: [("source", "webhook")])
+        routedStream = Counter(label: "relay_events_routed_total", dimensions: [("source", "stream")])
     }
 
-    func requests(_ outcome: RequestOutcome) { requestCounters[outcome.rawValue]?.increment() }
-    func records(_ outcome: RecordOutcome) { recordCounters[outcome.rawValue]?.increment() }
+    private let streamCounters: [String: Counter]
+    private let routedWebhook: Counter
+    private let routedStream: Counter
+
+    /// The counters of one body from `source`: requests of a webhook count in `relay_requests_total`, messages of the
+    /// events stream in `relay_stream_messages_total`; records in `relay_records_total` either way, and routed
+    /// records (matched against the rules, duplicates and undecodable ones not) in
+    /// `relay_events_routed_total{source}`.
+    struct Counted {
+        let metrics: IngressMetrics
+        let source: EventSource
+
+        func requests(_ outcome: RequestOutcome) {
+            if case .stream = source {
+                metrics.streamCounters[outcome.rawValue]?.increment()
+            } else {
+                metrics.requestCounters[outcome.rawValue]?.increment()
+            }
+        }
+
+        func records(_ outcome: RecordOutcome) {
+            metrics.recordCounters[outcome.rawValue]?.increment()
+            guard outcome == .routed || outcome == .unmatched else { return }
+            if case .stream = source { metrics.routedStream.increment() } else { metrics.routedWebhook.increment() }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Prometheus
@@ -19,6 +20,7 @@ public struct RelayStartError: Error, CustomStringConvertible {
         case dataDirectory = "data_directory"
         case deliveryLog = "delivery_log"
         case transport
+        case tls
     }
 
     public var code: Code
@@ -32,8 +34,8 @@ public struct RelayStartError: Error, CustomStringConvertible {
 ///
 /// Shape of a run: `Relay(configuration:logger:)` loads the rules and opens the delivery log (throwing
 /// `RelayStartError`), then `run()` serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`. Every long-running
-/// part is a `Service` of one `ServiceGroup`, started in the order delivery log, curl client, delivery service, body
-/// deadlines, rule reloader, HTTP server, and stopped in the reverse order: the server stops accepting first, the log
+/// part is a `Service` of one `ServiceGroup`, started in the order delivery log, curl client, delivery service, event
+/// router (JetStream mode), body deadlines, rule reloader, HTTP server, and stopped in the reverse order: the server stops accepting first, the log
 /// closes its files last.
 public final class Relay: Sendable {
     public let configuration: RelayConfiguration
@@ -43,7 +45,12 @@ public final class Relay: Sendable {
     public let log: any DeliveryLog & Service
     public let delivery: DeliveryService
     public let ingress: Ingress
+    /// In JetStream mode, the router of the events stream (MinIO's `notify_nats` with `jetstream` on); nil with the
+    /// SQLite spool.
+    public let router: EventRouter?
     let bodyDeadlines: BodyDeadlines
+    /// Plain HTTP/1, or HTTP/1 over TLS with `configuration.tls` (its files read and checked at init).
+    let server: HTTPServerBuilder
     let client: CurlClient
     let logger: Logger
     let lock: DataDirectoryLock?
@@ -58,6 +65,7 @@ public final class Relay: Sendable {
         prometheus: PrometheusCollectorRegistry? = nil
     ) throws {
         var configuration = configuration
+        var events: JetStreamEventStream?
         self.logger = logger
         self.prometheus = prometheus
         do {
@@ -68,6 +76,17 @@ public final class Relay: Sendable {
                 message: "invalid rules in \(configuration.rulesPath)",
                 diagnostics: error
             )
+        }
+        // The certificate and key are checked before the delivery log is opened: a bad file touches nothing.
+        let idleTimeout = TimeAmount.seconds(configuration.idleTimeoutSeconds)
+        if let tls = configuration.tls {
+            do {
+                self.server = try RelayHTTPServer.https(idleTimeout: idleTimeout, tls: tls)
+            } catch {
+                throw RelayStartError(code: .tls, message: "cannot serve HTTPS: \(error)")
+            }
+        } else {
+            self.server = RelayHTTPServer.http1(idleTimeout: idleTimeout)
         }
         if var jetStream = configuration.jetStream {
             // The delivery log on JetStream: no local data directory is used (nor locked).
@@ -84,6 +103,9 @@ public final class Relay: Sendable {
                     ackWait: target.timeout * 2 + .seconds(30),
                     maxAckPending: max(1, target.maxInFlight) * 4
                 )
+            }
+            if jetStream.connectionName == JetStreamConfiguration(servers: []).connectionName {
+                jetStream.connectionName = "bucket-relay@\(configuration.instance)"
             }
             let log: JetStreamDeliveryLog
             do {
@@ -114,6 +136,15 @@ public final class Relay: Sendable {
                 configuration.maxBodyBytes = fits
             }
             self.log = log
+            do {
+                events = try JetStreamEventStream(configuration: jetStream)
+            } catch {
+                throw RelayStartError(
+                    code: .deliveryLog,
+                    message: "cannot open the events stream \(jetStream.eventsStream) on subject "
+                        + "\(jetStream.eventsSubject): \(error)"
+                )
+            }
         } else {
             do {
                 try DataDirectoryFiles.prepare(configuration.dataDirectory)
@@ -152,7 +183,17 @@ public final class Relay: Sendable {
             breaker: configuration.circuitBreaker
         )
         self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
-        self.ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger)
+        let ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger)
+        self.ingress = ingress
+        self.router = events.map { stream in
+            EventRouter(
+                stream: stream,
+                ingress: ingress,
+                targetNames: { rules.current.targets.map(\.name) },
+                maxBodyBytes: configuration.maxBodyBytes,
+                logger: logger
+            )
+        }
     }
 
     /// Serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`, then stops gracefully: the server stops accepting,
@@ -161,10 +202,11 @@ public final class Relay: Sendable {
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let router = RelayRoutes.router(relay: self)
         let logger = self.logger
+        let server = self.server
         let app = Application(
             router: router,
             // A connection that sends nothing for this long is closed, so idle or stalled senders cannot pile up.
-            server: RelayHTTPServer.http1(idleTimeout: .seconds(configuration.idleTimeoutSeconds)),
+            server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "bucket-relay",
@@ -178,15 +220,19 @@ public final class Relay: Sendable {
             },
             logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: log),
+            .init(service: CurlClientService(client: client)),
+            .init(service: delivery),
+        ]
+        if let eventRouter = self.router { services.append(.init(service: eventRouter)) }
+        services += [
+            .init(service: bodyDeadlines),
+            .init(service: RulesReloader(rules: rules, logger: logger)),
+            .init(service: app),
+        ]
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
-                .init(service: log),
-                .init(service: CurlClientService(client: client)),
-                .init(service: delivery),
-                .init(service: bodyDeadlines),
-                .init(service: RulesReloader(rules: rules, logger: logger)),
-                .init(service: app),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

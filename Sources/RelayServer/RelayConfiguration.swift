@@ -1,3 +1,4 @@
+import Foundation
 import RelayDelivery
 import RelayJetStream
 import RelayLog
@@ -9,6 +10,8 @@ public struct RelayConfiguration: Sendable {
     public var host: String = "0.0.0.0"
     /// `--port` / `RELAY_PORT`: the TCP port; 0 picks a free one. Default 8080.
     public var port: Int = 8080
+    /// Serve HTTPS with this certificate and key instead of plain HTTP; nil: plain HTTP.
+    public var tls: ServerTLS?
     /// `--rules` / `RELAY_RULES`: a rule file, or a directory of `*.json` rule files. Default `rules`.
     public var rulesPath: String = "rules"
     /// `--data-dir` / `RELAY_DATA_DIR`: holds `spool.sqlite` and `dead-letter.jsonl`. Default `data`.
@@ -38,6 +41,10 @@ public struct RelayConfiguration: Sendable {
     /// `--jetstream` / `RELAY_JETSTREAM` (with `--jetstream-creds`, `--jetstream-replicas`): the delivery log on NATS
     /// JetStream instead of the SQLite spool of `--data-dir` (docs/architecture.md, "The delivery log"). Default none.
     public var jetStream: JetStreamConfiguration?
+    /// `--instance` / `RELAY_INSTANCE`: this relay's name, in every log line's metadata (`relay=NAME`), the status
+    /// page and the name of its NATS connections, so that the relays of one cluster can be told apart. Default the
+    /// host name.
+    public var instance: String = ProcessInfo.processInfo.hostName
     /// The per-target circuit breaker: threshold and probe intervals (docs/delivery.md, "Circuit breaker").
     public var circuitBreaker = CircuitBreaker.Configuration()
     /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -10,8 +11,34 @@ import NIOHTTP1
 /// converts requests to HTTP types, which carry no version, and would otherwise keep an HTTP/1.0 client's
 /// connection open until the idle timeout.
 ///
-/// Use as `Application(router:server: RelayHTTPServer.http1(idleTimeout:), ...)`.
+/// Use as `Application(router:server: RelayHTTPServer.http1(idleTimeout:), ...)`, or `https(idleTimeout:tls:)`.
 public enum RelayHTTPServer {
+    /// The same server over TLS (`serve --tls-cert/--tls-key`): the certificate chain and key are read, and checked
+    /// to belong together, here, so that a bad file stops the start rather than the first handshake.
+    /// - Throws: ``ServerTLSError`` naming the file that cannot be read or used.
+    public static func https(idleTimeout: TimeAmount, tls: ServerTLS) throws(ServerTLSError) -> HTTPServerBuilder {
+        let configuration = try tls.configuration()
+        let base = ClosingHTTP1Channel(
+            inner: HTTP1Channel(responder: { _, _, _ in }, configuration: .init(idleTimeout: idleTimeout))
+        )
+        do {
+            _ = try TLSChannel(base, tlsConfiguration: configuration)
+        } catch {
+            throw ServerTLSError(
+                "\(tls.certificateFile) and \(tls.keyFile) cannot be used together (\(error)); is the key the "
+                    + "certificate's?"
+            )
+        }
+        return HTTPServerBuilder { responder in
+            try TLSChannel(
+                ClosingHTTP1Channel(
+                    inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idleTimeout))
+                ),
+                tlsConfiguration: configuration
+            )
+        }
+    }
+
     /// - Parameter idleTimeout: a connection that sends nothing for this long is closed.
     public static func http1(idleTimeout: TimeAmount) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in

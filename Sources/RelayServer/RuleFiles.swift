@@ -42,8 +42,21 @@ public enum RuleFiles {
         case .failure(let diagnostics):
             return .failure(diagnostics)
         case .success(let sources):
-            return RuleSetCompiler.compile(sources, environment: environment)
+            return RuleSetCompiler.compile(sources, environment: environment, fileCheck: checkReadable)
         }
+    }
+
+    /// A file a rule file names (a target's TLS files) must be a readable regular file.
+    @Sendable static func checkReadable(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            return "\(path.quotedForMessage): no such file"
+        }
+        if isDirectory.boolValue { return "\(path.quotedForMessage): a directory, expected a PEM file" }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            return "\(path.quotedForMessage): not readable by the relay"
+        }
+        return nil
     }
 
     private static func single(_ file: String, _ message: String) -> RuleSetDiagnostics {

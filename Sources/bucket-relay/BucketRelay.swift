@@ -7,7 +7,7 @@ struct BucketRelay: AsyncParsableCommand {
         commandName: "bucket-relay",
         abstract: "Relay S3 bucket events (MinIO, AWS S3, Ceph RGW) to HTTP targets by JSON rules.",
         version: "0.1.0",
-        subcommands: [Serve.self, Validate.self, Match.self, Replay.self, MCConfig.self],
+        subcommands: [Serve.self, Validate.self, Match.self, Replay.self, DeadLetters.self, MCConfig.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Logging
 import RelayCore
 import RelayDelivery
+import RelayJetStream
 import RelayServer
 
 /// `bucket-relay replay`: sends dead letters again and removes only the ones that succeed (docs/delivery.md,
@@ -12,11 +14,14 @@ struct Replay: AsyncParsableCommand {
         discussion: """
             Safe while `serve` runs on the same data directory: one replay at a time (replay.lock), lines the relay \
             appends meanwhile are kept. Lines are sent only to targets of the rules (--rules), at their configured \
-            URL with their headers and signing secrets.
+            URL with their headers and signing secrets. With --jetstream, the dead letters of the stream \
+            RELAY_DEADLETTERS are appended again to their targets' pending deliveries (the relays serving on that \
+            NATS deliver them) and removed from the stream.
             """
     )
 
     @OptionGroup var dataDirectory: DataDirectoryOptions
+    @OptionGroup var jetStream: JetStreamOptions
     @Option(help: "Only lines for this target.")
     var target: String?
     @Option(help: "Only lines of this rule.")
@@ -50,6 +55,10 @@ struct Replay: AsyncParsableCommand {
             }
             filter.since = parsed
         }
+        if let configuration = try jetStream.configuration() {
+            try await runOnJetStream(configuration, ruleSet: ruleSet, filter: filter, rulesPath: rulesPath)
+            return
+        }
         let replay = DeadLetterReplay(dataDirectory: directory, rules: ruleSet)
         guard FileManager.default.fileExists(atPath: replay.path) else {
             print("\(replay.path): no dead letters")
@@ -69,7 +78,7 @@ struct Replay: AsyncParsableCommand {
         do {
             summary = try await replay.run(filter, dryRun: dryRun, client: client) { event in
                 switch event {
-                case .sent:
+                case .sent, .requeued:
                     progress.record(sent: true)
                 case .failed(let id, let target, let reason):
                     progress.record(sent: false)
@@ -112,6 +121,83 @@ struct Replay: AsyncParsableCommand {
                 + "be sent, \(summary.skipped) not selected; \(left) left in the file"
         )
         if summary.failed > 0 || summary.unsendable > 0 { throw ExitCode(1) }
+    }
+}
+
+extension Replay {
+    /// `replay --jetstream`: re-queues the selected dead letters of RELAY_DEADLETTERS as pending deliveries.
+    private func runOnJetStream(
+        _ configuration: JetStreamConfiguration,
+        ruleSet: RuleSet,
+        filter: DeadLetterReplay.Filter,
+        rulesPath: String
+    ) async throws {
+        let log: JetStreamDeliveryLog
+        do {
+            log = try await JetStreamDeliveryLog.open(
+                configuration,
+                logger: Logger(label: "bucket-relay", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+        } catch {
+            printError(
+                "error: cannot open the delivery log on JetStream: \(error) (replay does not create streams: start a "
+                    + "relay with serve --jetstream first)"
+            )
+            throw ExitCode(1)
+        }
+        let replay = JetStreamDeadLetterReplay(log: log, rules: ruleSet)
+        let summary: DeadLetterReplay.Summary
+        let left: Int
+        do {
+            let total = try await replay.count(filter).selected
+            var progress = ReplayProgress(
+                total: total,
+                isTerminal: !dryRun && isatty(STDOUT_FILENO) == 1,
+                interval: .milliseconds(Int64(min(max(0.05, progressEvery), 86_400) * 1000))
+            )
+            let shownPerKind = 20
+            var unsendable = 0
+            summary = try await replay.run(filter, dryRun: dryRun) { event in
+                switch event {
+                case .requeued, .sent:
+                    progress.record(sent: true)
+                case .failed:
+                    progress.record(sent: false)
+                case .unsendable(let id, let target):
+                    progress.record(sent: false)
+                    unsendable += 1
+                    if unsendable <= shownPerKind {
+                        progress.print(
+                            "cannot send \(LogText.escaped(id)): target \"\(LogText.escaped(target ?? "-"))\" is not in "
+                                + "the rules (\(rulesPath)); add the target back to replay it"
+                        )
+                    }
+                case .wouldSend(let id, let target, let url):
+                    print("would send \(LogText.escaped(id)) to \(LogText.escaped(target)) \(LogText.escaped(url))")
+                }
+            }
+            progress.finish()
+            if unsendable > shownPerKind { print("... and \(unsendable - shownPerKind) more cannot be sent") }
+            left = dryRun ? 0 : (try? await replay.count(.init()).total) ?? 0
+        } catch {
+            await log.close()
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        await log.close()
+        if dryRun {
+            print(
+                "replay --dry-run: \(summary.planned) would be sent, \(summary.unsendable) cannot be sent, "
+                    + "\(summary.skipped) not selected"
+            )
+            return
+        }
+        print(
+            "replay: \(summary.sent) re-queued for delivery and removed, \(summary.unsendable) cannot be sent, "
+                + "\(summary.skipped) not selected; \(left) left in \(JetStreamConfiguration(servers: []).streamPrefix)"
+                + "_DEADLETTERS"
+        )
+        if summary.unsendable > 0 { throw ExitCode(1) }
     }
 }
 

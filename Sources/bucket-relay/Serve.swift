@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive bucket events over HTTP and deliver them to the targets the rules select.",
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
-            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
+            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_TLS_CERT, RELAY_TLS_KEY, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -66,6 +66,33 @@ struct Serve: AsyncParsableCommand {
     var jetstreamCreds: String?
     @Option(help: "Replicas of the JetStream streams, 1 to 5 (RELAY_JETSTREAM_REPLICAS). Default 1.")
     var jetstreamReplicas: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Serve HTTPS with this PEM certificate chain; needs --tls-key (RELAY_TLS_CERT). Default: plain HTTP.",
+            valueName: "file"
+        )
+    )
+    var tlsCert: String?
+    @Option(
+        help: ArgumentHelp("The PEM private key of --tls-cert (RELAY_TLS_KEY). Default none.", valueName: "file")
+    )
+    var tlsKey: String?
+    @Option(
+        help: ArgumentHelp(
+            "Subject MinIO's notify_nats target publishes events on (jetstream on), stored in stream RELAY_EVENTS and "
+                + "routed by every relay; one subject, no wildcards (RELAY_JETSTREAM_SUBJECT). Default minio.events.",
+            valueName: "subject"
+        )
+    )
+    var jetstreamSubject: String?
+    @Option(
+        help: ArgumentHelp(
+            "This relay's name in every log line (relay=NAME), the status page and its NATS connections "
+                + "(RELAY_INSTANCE). Default the host name.",
+            valueName: "name"
+        )
+    )
+    var instance: String?
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
@@ -87,10 +114,13 @@ struct Serve: AsyncParsableCommand {
                     + "use text or json"
             )
         }
+        let instance = configuration.instance
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
                 format == "json" ? JSONLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
+            // Every line names the relay that wrote it, so that the logs of several relays can be read together.
+            handler[metadataKey: "relay"] = "\(instance)"
             return handler
         }
         let registry = PrometheusCollectorRegistry()
@@ -135,6 +165,7 @@ struct Serve: AsyncParsableCommand {
                 "delivery_log": "\(configuration.jetStream == nil ? "sqlite" : "jetstream")",
                 "data_dir": "\(configuration.jetStream == nil ? configuration.dataDirectory : "-")",
                 "pending": "\(relay.log.totals.pendingCount)",
+                "jetstream.subject": "\(configuration.jetStream?.eventsSubject ?? "-")",
             ]
         )
         if configuration.authToken == nil && !Self.isLoopback(configuration.host) {
@@ -206,6 +237,17 @@ struct Serve: AsyncParsableCommand {
     private func resolve() throws -> RelayConfiguration {
         var configuration = RelayConfiguration()
         configuration.environment = ProcessEnvironment.values
+        if let instance = ProcessEnvironment.twin(instance, "INSTANCE") {
+            let name = self.instance != nil ? "--instance" : "RELAY_INSTANCE"
+            guard !instance.isEmpty, instance.utf8.count <= 64,
+                instance.utf8.allSatisfy({ $0 > 32 && $0 < 127 })
+            else {
+                throw ValidationError(
+                    "\(name): \"\(instance)\" is not a name: use 1 to 64 printable ASCII characters without spaces"
+                )
+            }
+            configuration.instance = instance
+        }
         if let host = ProcessEnvironment.twin(host, "HOST") { configuration.host = host }
         if let port {
             guard (0...65535).contains(port) else {
@@ -217,6 +259,18 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("RELAY_PORT: \"\(text)\" is not a port number (0-65535)")
             }
             configuration.port = value
+        }
+        let tlsCertificate = ProcessEnvironment.twin(tlsCert, "TLS_CERT")
+        let tlsKeyFile = ProcessEnvironment.twin(tlsKey, "TLS_KEY")
+        switch (tlsCertificate, tlsKeyFile) {
+        case (let certificate?, let key?):
+            configuration.tls = ServerTLS(certificateFile: certificate, keyFile: key)
+        case (nil, nil):
+            break
+        case (_?, nil):
+            throw ValidationError("--tls-cert needs --tls-key (RELAY_TLS_KEY), the certificate's private key")
+        case (nil, _?):
+            throw ValidationError("--tls-key needs --tls-cert (RELAY_TLS_CERT), the certificate it belongs to")
         }
         configuration.rulesPath = rules.path
         configuration.dataDirectory = dataDirectory.path
@@ -292,10 +346,17 @@ struct Serve: AsyncParsableCommand {
             guard (1...5).contains(jetStreamConfiguration.replicas) else {
                 throw ValidationError("--jetstream-replicas: must be 1 to 5 (JetStream's limit)")
             }
-            jetStreamConfiguration.connectionName = "bucket-relay@\(ProcessInfo.processInfo.hostName)"
+            if let subject = ProcessEnvironment.twin(jetstreamSubject, "JETSTREAM_SUBJECT") {
+                let name = jetstreamSubject != nil ? "--jetstream-subject" : "RELAY_JETSTREAM_SUBJECT"
+                if let problem = jetStreamConfiguration.eventsSubjectProblem(subject) {
+                    throw ValidationError("\(name): \"\(subject)\": \(problem)")
+                }
+                jetStreamConfiguration.eventsSubject = subject
+            }
+            jetStreamConfiguration.connectionName = "bucket-relay@\(configuration.instance)"
             configuration.jetStream = jetStreamConfiguration
-        } else if jetstreamCreds != nil || jetstreamReplicas != nil {
-            throw ValidationError("--jetstream-creds and --jetstream-replicas need --jetstream")
+        } else if jetstreamCreds != nil || jetstreamReplicas != nil || jetstreamSubject != nil {
+            throw ValidationError("--jetstream-creds, --jetstream-replicas and --jetstream-subject need --jetstream")
         }
         return configuration
     }

@@ -356,6 +356,21 @@ struct EventDecoderTests {
         #expect(events.records == [.undecodable(index: 0, Undecodable(field: field, reason: reason))])
     }
 
+    @Test func deepButValidJSONIsUndecodableNotRefused() {
+        let depth = JSONParser.maximumDepth + 10
+        let deep = #"{"Records":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}"
+        #expect(
+            EventDecoder.decode(Array(deep.utf8))
+                == .undecodable(Undecodable(field: "$", reason: "nesting deeper than 512 levels"))
+        )
+        let unclosed = #"{"Records":"# + String(repeating: "[", count: depth)
+        guard case .notJSON(let error) = EventDecoder.decode(Array(unclosed.utf8)) else {
+            Issue.record("an unclosed deep body must not be JSON")
+            return
+        }
+        #expect(error.message.contains("end of input"))
+    }
+
     @Test(arguments: ["bad/truncated.json", "bad/not-json.txt"])
     func refusesNonJSONFixture(fixture: String) throws {
         let decoded = EventDecoder.decode(try DecoderFixture.bytes(fixture))

@@ -336,6 +336,38 @@ struct JSONParserTests {
         #expect(syntaxError(String(repeating: #"{"a":["#, count: 100_000)) != nil)
     }
 
+    // MARK: Validation without a tree
+
+    @Test(
+        arguments: [
+            "null", " true ", "0", "-1.5e+3", #""a\u00e9\ud83d\ude00""#, "[]", "{}", "[1,[2,[3]],{}]",
+            #"{"a":{"b":[null,{"c":"d"}]},"e":[]}"#, " { \"a\" : [ 1 , 2 ] } ", "\u{FEFF}[1]",
+            "", " ", "[", "]", "[1,]", "[1 2]", #"{"a":1,}"#, #"{"a" 1}"#, #"{1:2}"#, "{\"a\":}", "[tru]",
+            "[01]", "[1.]", "[-]", #"["\x"]"#, "\"unterminated", "[1]x", "{}{}", #"{"a":[1}"#, "[{]",
+            #"{"a":1"#, "[\"\u{01}\"]", "[\"\\ud800\"]", "{\"a\"", "{\"a\":1,\"b\"",
+        ]
+    )
+    func validateAgreesWithParse(text: String) {
+        let bytes = Array(text.utf8)
+        let validated = bytes.withUnsafeBytes { JSONParser.validate($0) }
+        #expect(validated == syntaxError(bytes))
+    }
+
+    @Test func validateAcceptsDeepValidJSONAndFindsTheErrorInDeepInvalidJSON() throws {
+        let depth = 100_000
+        let arrays = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        let parsed = try #require(syntaxError(arrays))
+        #expect(parsed.isNestingLimit)
+        #expect(Array(arrays.utf8).withUnsafeBytes { JSONParser.validate($0) } == nil)
+        let objects = String(repeating: #"{"a":"#, count: depth) + "1" + String(repeating: "}", count: depth)
+        #expect(Array(objects.utf8).withUnsafeBytes { JSONParser.validate($0) } == nil)
+        let unclosed = String(repeating: "[", count: depth)
+        let problem = try #require(Array(unclosed.utf8).withUnsafeBytes { JSONParser.validate($0) })
+        #expect(problem.offset == depth)
+        #expect(!problem.isNestingLimit)
+        #expect(syntaxError("[1,]")?.isNestingLimit == false)
+    }
+
     // MARK: Error positions
 
     @Test func reportsLineAndColumnOfTheProblem() throws {

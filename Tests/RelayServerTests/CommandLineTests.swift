@@ -101,6 +101,41 @@ struct CommandLineTests {
         #expect(result.output.contains("ok"))
     }
 
+    /// The README's `validate` example, run on the folder it names: every diagnostic line it shows is printed.
+    @Test func validateOfTheReadmesBrokenRulesPrintsWhatTheReadmeShows() async throws {
+        let readme = try String(contentsOfFile: Fixtures.packageRoot + "/README.md", encoding: .utf8)
+        let shown = readme.split(separator: "\n").filter { $0.hasPrefix("examples/broken-rules/") }
+        #expect(shown.count == 2)
+        let result = try await RelayProcess.run(
+            ["validate", "--rules", Fixtures.packageRoot + "/examples/broken-rules"],
+            environment: ["RECEIVER_URL": "http://127.0.0.1:9000"]
+        )
+        #expect(result.status == 1, "\(result.output)")
+        for line in shown {
+            #expect(
+                result.output.contains(Fixtures.packageRoot + "/" + line),
+                "missing \"\(line)\" in:\n\(result.output)"
+            )
+        }
+        #expect(result.output.contains("\(shown.count) error(s)"))
+    }
+
+    /// A usage error (a bad flag value, or flags that exclude each other) exits 64 with the problem, as
+    /// docs/interface.md says, before anything is opened.
+    @Test(
+        arguments: [
+            (["--port", "99999"], "--port"),
+            (["--auth-token", "x", "--auth-token-file", "/dev/null"], "--auth-token-file"),
+            (["--jetstream-creds", "/dev/null"], "--jetstream"),
+        ]
+    )
+    func serveUsageErrorsExit64(flags: [String], named: String) async throws {
+        let result = try await RelayProcess.run(["serve", "--data-dir", "/nonexistent/data"] + flags)
+        #expect(result.status == 64, "\(result.output)")
+        #expect(result.output.contains(named), "\(result.output)")
+        #expect(!result.output.contains("data directory"), "\(result.output)")
+    }
+
     @Test func validateRulesFlagHasAnEnvironmentTwin() async throws {
         let result = try await RelayProcess.run(
             ["validate"],

@@ -4,7 +4,8 @@ import RelayCore
 
 /// `JSONParser` against Foundation's `JSONSerialization` on valid UTF-8: both must accept or both refuse, and when
 /// both accept, strings, literals, integers below 2^53 and container sizes must agree. Every accepted tree also has
-/// its byte ranges checked, and every string in it must survive a `JSONWriter` round trip.
+/// its byte ranges checked, and every string in it must survive a `JSONWriter` round trip; `JSONParser.validate`
+/// (the tree-less check used past the depth limit) must give the parser's answer, the same error included.
 ///
 /// Excluded, because the two legitimately differ (see Fuzz/README.md):
 /// - nesting deeper than 500: `JSONParser` refuses more than 512 levels by design; Foundation's limit differs;
@@ -27,6 +28,22 @@ public func fuzzJSONDifferential(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
         ours = .failure(error)
     }
     let bytes = Array(raw)
+    // The tree-less validator (used past the depth limit) must agree with the parser wherever the parser decides.
+    let validated = JSONParser.validate(raw)
+    switch ours {
+    case .success:
+        FuzzCheck.require(
+            validated == nil,
+            "JSONParser accepts, JSONParser.validate refuses: \(String(describing: validated))"
+        )
+    case .failure(let error) where !error.isNestingLimit:
+        FuzzCheck.require(
+            validated == error,
+            "JSONParser refuses (\(error)), validate says \(String(describing: validated))"
+        )
+    case .failure:
+        break
+    }
     switch ours {
     case .success(let value):
         FuzzCheck.checkRanges(value, in: bytes, bounds: 0..<bytes.count)

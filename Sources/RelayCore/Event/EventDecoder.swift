@@ -26,7 +26,13 @@ public enum EventDecoder {
         do throws(JSONSyntaxError) {
             root = try JSONParser.parse(body)
         } catch {
-            return .notJSON(error)
+            // Deeper than the parser builds trees for: valid JSON is dead-lettered, not refused (a refused body is
+            // resent forever); otherwise the answer names the real syntax error, not the depth.
+            guard error.isNestingLimit else { return .notJSON(error) }
+            if let syntaxError = JSONParser.validate(body) { return .notJSON(syntaxError) }
+            return .undecodable(
+                Undecodable(field: "$", reason: "nesting deeper than \(JSONParser.maximumDepth) levels")
+            )
         }
         return decode(root: root)
     }

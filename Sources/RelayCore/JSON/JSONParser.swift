@@ -26,6 +26,22 @@ public enum JSONParser {
         return try result.get()
     }
 
+    /// Checks that `bytes` hold one JSON text by the same rules as `parse(_:)`, without building a tree and with no
+    /// limit on nesting (an explicit stack, not recursion, so depth costs one byte per level).
+    ///
+    /// Used where `parse(_:)` refused a text only for its depth (`JSONSyntaxError.isNestingLimit`): such a text is
+    /// valid JSON, so the relay dead-letters it rather than refusing it.
+    /// - Returns: `nil` when the text is valid, otherwise the first problem, at the offset `parse(_:)` reports it.
+    public static func validate(_ bytes: UnsafeRawBufferPointer) -> JSONSyntaxError? {
+        var parser = Parser(bytes: bytes)
+        do throws(JSONSyntaxError) {
+            try parser.validateDocument()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Parses one JSON text held in `string` (its UTF-8 bytes).
     public static func parse(_ string: String) throws(JSONSyntaxError) -> JSONValue {
         try parse(Array(string.utf8))
@@ -54,6 +70,92 @@ private struct Parser {
         return value
     }
 
+    /// The iterative twin of `parseDocument()`: the same checks in the same order (so the same first error), scalar
+    /// values through the same functions, containers on an explicit stack (`true`: an object) instead of recursion.
+    mutating func validateDocument() throws(JSONSyntaxError) {
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            index = 3
+        }
+        var containers: [Bool] = []
+        skipWhitespace()
+        while true {
+            // A value is expected here.
+            guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                index += 1
+                skipWhitespace()
+                if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                } else {
+                    containers.append(true)
+                    try validateMemberName()
+                    continue
+                }
+            case UInt8(ascii: "["):
+                index += 1
+                skipWhitespace()
+                if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                } else {
+                    containers.append(false)
+                    skipWhitespace()
+                    continue
+                }
+            default:
+                _ = try parseValue()
+            }
+            // After a value: close containers, or move on to the next element.
+            nextValue: while true {
+                skipWhitespace()
+                guard let isObject = containers.last else {
+                    if index != bytes.count {
+                        throw error("unexpected \(describe(bytes[index])) after the JSON value")
+                    }
+                    return
+                }
+                let container = isObject ? "object" : "array"
+                let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                guard index < bytes.count else {
+                    throw error(
+                        "unexpected end of input in \(container), expected ',' or '\(Character(Unicode.Scalar(close)))'"
+                    )
+                }
+                switch bytes[index] {
+                case UInt8(ascii: ","):
+                    index += 1
+                    skipWhitespace()
+                    if isObject { try validateMemberName() }
+                    break nextValue
+                case close:
+                    index += 1
+                    containers.removeLast()
+                default:
+                    throw error(
+                        "unexpected \(describe(bytes[index])) in \(container), expected ',' or '\(Character(Unicode.Scalar(close)))'"
+                    )
+                }
+            }
+        }
+    }
+
+    /// In an object, at a member's name: the name, `:` and the whitespace before the value.
+    mutating func validateMemberName() throws(JSONSyntaxError) {
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end of input in object, expected a key") }
+        guard bytes[index] == UInt8(ascii: "\"") else {
+            throw error("unexpected \(describe(bytes[index])) in object, expected a string key")
+        }
+        _ = try parseString()
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end of input in object, expected ':'") }
+        guard bytes[index] == UInt8(ascii: ":") else {
+            throw error("unexpected \(describe(bytes[index])) in object, expected ':'")
+        }
+        index += 1
+        skipWhitespace()
+    }
+
     func error(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
         let offset = min(offset ?? index, bytes.count)
         var line = 1
@@ -67,6 +169,12 @@ private struct Parser {
             i += 1
         }
         return JSONSyntaxError(offset: offset, line: line, column: offset - lineStart + 1, message: message)
+    }
+
+    func nestingLimitError() -> JSONSyntaxError {
+        var limit = error("nesting deeper than \(JSONParser.maximumDepth) levels")
+        limit.isNestingLimit = true
+        return limit
     }
 
     func describe(_ byte: UInt8) -> String {
@@ -287,7 +395,7 @@ private struct Parser {
     mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
         let start = index
         depth += 1
-        if depth > JSONParser.maximumDepth { throw error("nesting deeper than \(JSONParser.maximumDepth) levels") }
+        if depth > JSONParser.maximumDepth { throw nestingLimitError() }
         defer { depth -= 1 }
         index += 1
         var elements: [JSONValue] = []
@@ -316,7 +424,7 @@ private struct Parser {
     mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
         let start = index
         depth += 1
-        if depth > JSONParser.maximumDepth { throw error("nesting deeper than \(JSONParser.maximumDepth) levels") }
+        if depth > JSONParser.maximumDepth { throw nestingLimitError() }
         defer { depth -= 1 }
         index += 1
         var members: [JSONMember] = []

@@ -8,12 +8,16 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
     public var column: Int
     /// What is wrong, e.g. `unexpected end of input`.
     public var message: String
+    /// The text went deeper than `JSONParser.maximumDepth` here; it may still be valid JSON (see
+    /// `JSONParser.validate(_:)`).
+    public var isNestingLimit: Bool
 
-    public init(offset: Int, line: Int, column: Int, message: String) {
+    public init(offset: Int, line: Int, column: Int, message: String, isNestingLimit: Bool = false) {
         self.offset = offset
         self.line = line
         self.column = column
         self.message = message
+        self.isNestingLimit = isNestingLimit
     }
 
     public var description: String { "line \(line), column \(column): \(message)" }

@@ -44,11 +44,14 @@ public struct DeadLetterReplay: Sendable {
         case unsendable(deliveryID: String, target: String?)
         /// Dry run: would be sent to this (redacted) URL.
         case wouldSend(deliveryID: String, target: String, url: String)
+        /// With JetStream (``JetStreamDeadLetterReplay``): appended to the target's pending deliveries and removed
+        /// from the dead letters; the relays deliver it.
+        case requeued(deliveryID: String, target: String)
     }
 
     /// The counts of one replay.
     public struct Summary: Sendable, Equatable {
-        /// Lines sent and removed.
+        /// Lines sent and removed (with JetStream: re-queued as pending deliveries and removed).
         public var sent = 0
         /// Lines sent whose target did not answer 2xx; kept.
         public var failed = 0
@@ -86,7 +89,7 @@ public struct DeadLetterReplay: Sendable {
     public func count(_ filter: Filter) throws -> (selected: Int, total: Int) {
         guard FileManager.default.fileExists(atPath: path) else { return (0, 0) }
         let entries = try DeadLetterFile.read(path: path)
-        return (entries.filter { selected($0.letter, filter) }.count, entries.count)
+        return (entries.filter { Self.selected($0.letter, filter) }.count, entries.count)
     }
 
     /// Runs one replay.
@@ -116,7 +119,7 @@ public struct DeadLetterReplay: Sendable {
         var sentLines: [String] = []
         var work: [(entry: DeadLetterEntry, letter: DeadLetter, target: Target)] = []
         for entry in entries {
-            guard let letter = entry.letter, selected(letter, filter) else {
+            guard let letter = entry.letter, Self.selected(letter, filter) else {
                 summary.skipped += 1
                 continue
             }
@@ -200,12 +203,14 @@ public struct DeadLetterReplay: Sendable {
             headers: headers,
             body: body,
             timeout: target.timeout,
-            connectTimeout: min(target.timeout, .seconds(5))
+            connectTimeout: min(target.timeout, .seconds(5)),
+            tls: target.tls
         )
         return try await client.execute(request).status
     }
 
-    private func selected(_ letter: DeadLetter?, _ filter: Filter) -> Bool {
+    /// Whether `filter` selects `letter` (undecodable input never: it has no target).
+    static func selected(_ letter: DeadLetter?, _ filter: Filter) -> Bool {
         guard let letter else { return false }
         // Undecodable input has no target to send to.
         if letter.target == nil && (letter.reason == .undecodable || letter.reason == .undecodableOverflow) {

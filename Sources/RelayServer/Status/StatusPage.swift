@@ -10,7 +10,8 @@ enum StatusPage {
     /// The status page for `snapshot`; `csrf` goes into every form.
     static func render(_ snapshot: StatusSnapshot, csrf: String) -> String {
         var html = head(title: "bucket-relay status", refresh: true)
-        html += "<header><h1>bucket-relay</h1><span class=muted>status at \(escape(shortTime(snapshot.generatedAt)))"
+        html += "<header><h1>bucket-relay</h1><span class=muted>relay \(escape(snapshot.instance)) · "
+        html += "status at \(escape(shortTime(snapshot.generatedAt)))"
         html += " · refreshes every \(refreshSeconds) s</span>"
         html += "<form method=post action=\"/status/logout\" class=right>"
         html += "<button class=link type=submit>Sign out</button></form></header>"

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RelayCore
+import RelayJetStream
 import Synchronization
 
 /// `GET /status` and its actions (docs/operations.md, "Status page"; docs/security.md).
@@ -13,7 +14,8 @@ import Synchronization
 /// - `POST /status/login` (form `token`): sets the session cookie and redirects to `/status`.
 /// - `POST /status/logout`: clears the cookie.
 /// - `POST /status/replay` (form or query `scope` = `one` | `target` | `all`, `deliveryID`, `target`, `csrf`):
-///   replays dead letters through this relay's HTTP client with the rules in force.
+///   replays dead letters through this relay's HTTP client with the rules in force; with the delivery log on
+///   JetStream, re-queues them as pending deliveries (``JetStreamDeadLetterReplay``).
 ///
 /// The token is `--admin-token`, else `--auth-token`; with neither every route answers 403. A request is signed in by
 /// `Authorization: Bearer TOKEN` or by the session cookie (HttpOnly, SameSite=Strict, derived from the token by
@@ -125,7 +127,14 @@ final class StatusRoutes: Sendable {
         )
         var status: HTTPResponse.Status = .ok
         do {
-            let summary = try await replay.run(filter, dryRun: false, client: relay.client) { _ in }
+            let summary: DeadLetterReplay.Summary
+            if let jetStream = relay.log as? JetStreamDeliveryLog {
+                // On JetStream the dead letters are re-queued for the relays to deliver (docs/delivery.md).
+                summary = try await JetStreamDeadLetterReplay(log: jetStream, rules: relay.rules.current)
+                    .run(filter, dryRun: false) { _ in }
+            } else {
+                summary = try await replay.run(filter, dryRun: false, client: relay.client) { _ in }
+            }
             result.sent = summary.sent
             result.failed = summary.failed
             result.unsendable = summary.unsendable

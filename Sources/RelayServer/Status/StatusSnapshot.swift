@@ -83,6 +83,8 @@ struct StatusSnapshot: Codable, Sendable {
     }
 
     var generatedAt: String
+    /// The relay's name (`--instance`, default the host name).
+    var instance: String
     var targets: [TargetStatus]
     var rules: RulesStatus
     /// The newest dead letters, newest first.
@@ -162,6 +164,7 @@ struct StatusSnapshot: Codable, Sendable {
         }
         return StatusSnapshot(
             generatedAt: now.iso8601,
+            instance: relay.configuration.instance,
             targets: targets,
             rules: rules,
             deadLetters: deadLetters,

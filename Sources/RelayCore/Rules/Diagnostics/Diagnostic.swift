@@ -46,6 +46,8 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
         public static let missingVariable = Code(rawValue: "missing_variable")
         /// A target no rule names (warning).
         public static let unusedTarget = Code(rawValue: "unused_target")
+        /// A target whose TLS certificate is not verified (`tls.insecureSkipVerify`, warning).
+        public static let insecureTLS = Code(rawValue: "insecure_tls")
 
         public var description: String { rawValue }
     }

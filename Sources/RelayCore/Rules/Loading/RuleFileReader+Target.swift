@@ -1,5 +1,8 @@
 extension RuleFileReader {
-    static let targetFields = ["url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret"]
+    static let targetFields = [
+        "url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret", "tls",
+    ]
+    static let tlsFields = ["caFile", "certFile", "keyFile", "insecureSkipVerify"]
     static let retryFields = ["attempts", "initialBackoff", "maxBackoff"]
     /// Headers the relay sets itself (body framing, payload type, Standard Webhooks signature).
     static let reservedHeaders: Set<String> = [
@@ -86,7 +89,104 @@ extension RuleFileReader {
         if let member = fields["signingSecret"] {
             target.signingSecrets = readSecrets(member.value, subject: subject)
         }
+        if let member = fields["tls"] {
+            target.tls = readTLS(member.value, subject: subject)
+            if target.tls != nil, !target.url.isEmpty, !target.url.lowercased().hasPrefix("https://") {
+                report(
+                    .invalidValue,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: "tls",
+                    "the url is not https://; use an https:// url, or remove \"tls\""
+                )
+            }
+        }
         return target
+    }
+
+    /// The `tls` object: file paths (`${NAME}` expanded, relative ones resolved against the rule file's folder,
+    /// each checked by the loader's file check) and `insecureSkipVerify` (a warning when true).
+    private mutating func readTLS(_ value: JSONValue, subject: String) -> TargetTLS? {
+        guard let fields = members(of: value, subject: subject, path: "tls", allowed: Self.tlsFields) else {
+            return nil
+        }
+        var tls = TargetTLS()
+        func path(_ name: String) -> String? {
+            guard let member = fields[name] else { return nil }
+            let field = "tls." + name
+            guard let text = member.value.stringValue else {
+                report(
+                    .wrongType,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: field,
+                    "expected a file path string, found \(member.value.typeName)"
+                )
+                return nil
+            }
+            guard let expanded = expand(text, at: member.value.range.lowerBound, subject: subject, path: field) else {
+                return nil
+            }
+            guard !expanded.isEmpty else {
+                report(
+                    .invalidValue,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: field,
+                    "empty path; give a PEM file, or remove \"\(name)\""
+                )
+                return nil
+            }
+            let resolved = Self.resolve(expanded, besides: source.path)
+            if let problem = fileCheck?(resolved) {
+                report(.invalidValue, at: member.value.range.lowerBound, subject: subject, field: field, problem)
+            }
+            return resolved
+        }
+        tls.caFile = path("caFile")
+        tls.certFile = path("certFile")
+        tls.keyFile = path("keyFile")
+        if let member = fields["keyFile"], fields["certFile"] == nil {
+            report(
+                .missingField,
+                at: member.value.range.lowerBound,
+                subject: subject,
+                field: "tls.certFile",
+                "\"keyFile\" needs \"certFile\", the client certificate the key belongs to"
+            )
+        }
+        if let member = fields["insecureSkipVerify"] {
+            if let flag = member.value.boolValue {
+                tls.insecureSkipVerify = flag
+                if flag {
+                    report(
+                        .insecureTLS,
+                        at: member.value.range.lowerBound,
+                        subject: subject,
+                        field: "tls.insecureSkipVerify",
+                        "the target's certificate and host name are not verified: anyone on the path can read and "
+                            + "change its deliveries; prefer \"caFile\" with the target's CA",
+                        severity: .warning
+                    )
+                }
+            } else {
+                report(
+                    .wrongType,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: "tls.insecureSkipVerify",
+                    "expected true or false, found \(member.value.typeName)"
+                )
+            }
+        }
+        return tls
+    }
+
+    /// `path` when absolute; otherwise `path` in the folder of the rule file `file` (as `file` is written).
+    static func resolve(_ path: String, besides file: String) -> String {
+        if path.hasPrefix("/") { return path }
+        guard let slash = file.lastIndex(of: "/") else { return path }
+        return String(file[...slash]) + path
     }
 
     private mutating func readHeaders(_ value: JSONValue, subject: String) -> [(name: String, value: String)] {

@@ -33,6 +33,8 @@ struct RuleFileReader {
 
     let source: RuleSource
     let environment: [String: String]
+    /// Checks a file a rule file names (TLS files); nil when the caller does no I/O.
+    let fileCheck: RuleSetCompiler.FileCheck?
     let lines: LineIndex
     private(set) var entries: [Entry] = []
     private(set) var targets: [ParsedTarget] = []
@@ -40,9 +42,10 @@ struct RuleFileReader {
     /// Errors reported so far; compared before and after a declaration to tell whether it is valid.
     private(set) var errorCount = 0
 
-    init(source: RuleSource, environment: [String: String]) {
+    init(source: RuleSource, environment: [String: String], fileCheck: RuleSetCompiler.FileCheck? = nil) {
         self.source = source
         self.environment = environment
+        self.fileCheck = fileCheck
         self.lines = LineIndex(source.bytes)
     }
 

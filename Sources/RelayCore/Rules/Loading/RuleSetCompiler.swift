@@ -10,13 +10,20 @@ public enum RuleSetCompiler {
     /// - Returns: the rule set, with warnings in `RuleSet.warnings`; or every error and warning found, ordered by
     ///   file and position, printed compiler-style by `RuleSetDiagnostics.description`. An empty `sources` gives an
     ///   empty rule set (the caller decides whether a rules directory without files is an error).
+    /// Checks a file that a rule file names (a target's `tls` files), given its resolved path: nil when it can be
+    /// used, otherwise the problem (`cannot read: no such file`). This module does no I/O; the loader passes one.
+    public typealias FileCheck = @Sendable (String) -> String?
+
+    /// - Parameter fileCheck: checks the files rule files name; nil skips the check (the files are then only read
+    ///   when a delivery needs them).
     public static func compile(
         _ sources: [RuleSource],
-        environment: [String: String]
+        environment: [String: String],
+        fileCheck: FileCheck? = nil
     ) -> Result<RuleSet, RuleSetDiagnostics> {
         var readers: [RuleFileReader] = []
         for source in sources {
-            var reader = RuleFileReader(source: source, environment: environment)
+            var reader = RuleFileReader(source: source, environment: environment, fileCheck: fileCheck)
             reader.read()
             readers.append(reader)
         }

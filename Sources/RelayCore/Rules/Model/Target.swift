@@ -20,6 +20,8 @@ public struct Target: Sendable {
     /// Standard Webhooks signing secrets, newest first (several during a rotation); empty when requests are not
     /// signed. Each is either `whsec_` followed by base64 (validated) or a raw secret used as its UTF-8 bytes.
     public var signingSecrets: [String]
+    /// TLS settings (a private CA, a client certificate, or no verification); nil: the system's trust store.
+    public var tls: TargetTLS?
     /// The rule file that declares the target, as in `RuleSource.path`.
     public var file: String
 
@@ -37,6 +39,7 @@ public struct Target: Sendable {
         maxInFlight: Int = Target.defaultMaxInFlight,
         retry: RetryConfiguration = RetryConfiguration(),
         signingSecrets: [String] = [],
+        tls: TargetTLS? = nil,
         file: String = ""
     ) {
         self.name = name
@@ -47,6 +50,7 @@ public struct Target: Sendable {
         self.maxInFlight = maxInFlight
         self.retry = retry
         self.signingSecrets = signingSecrets
+        self.tls = tls
         self.file = file
     }
 }
