@@ -3,8 +3,8 @@
 
     python3 Tests/jetstream/purge_check.py
 
-The relay's delivery log removes acked leftovers of a target at consumer creation with a purge filtered by subject,
-below the consumer's ack floor. This script shows, without any relay, what that does on this nats-server while
+The relay's delivery log removes acked leftovers of a target with a purge filtered by subject, below the consumer's
+ack floor, when it creates the target's consumer and then every minute. This script shows, without any relay, what that does on this nats-server while
 another consumer instance (a relay that died) still has messages outstanding: a work-queue stream, a durable pull
 consumer with a 2 s ack wait, three messages fetched and never acked (the dead relay), then either a filtered purge
 below sequence 2 or a delete of message 1, then a fetch by a live instance. Expected: the live instance gets the
