@@ -688,18 +688,33 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
     /// Deletes the target's messages at or below its consumer's ack floor: acked, so no longer pending, yet still in
     /// the stream when a NATS server crashed before it recorded their removal (nats-server 2.9 records work-queue
     /// removals lazily). The consumer never hands them out again; without this they would count as pending for ever.
-    /// Best effort; blocking.
+    ///
+    /// One message at a time (`STREAM.MSG.DELETE`), never a purge: on nats-server 2.9 a purge filtered by subject
+    /// also wipes the consumer's record of messages other relays hold unacknowledged, which are then never handed
+    /// out again (Tests/jetstream's `dead-relay-held` scenario lost deliveries that way). Leftovers are found only
+    /// when the subject holds more messages than the consumer has pending and in flight, and the scan is bounded
+    /// (``maxLeftoverScan`` sequences a pass). Best effort; blocking.
     private func removeAckedLeftovers(_ consumer: TargetConsumer) {
         let stream = configuration.deliveriesStream
+        let subject = configuration.deliveriesSubject(target: consumer.target)
         do {
             guard let state = try connection.consumerState(stream: stream, durable: consumer.durable),
                 state.ackFloor > 0
             else { return }
-            try connection.purge(
-                stream: stream,
-                below: state.ackFloor + 1,
-                subject: configuration.deliveriesSubject(target: consumer.target)
-            )
+            let stored = try connection.streamState(stream, subjects: subject)
+            let onSubject = stored.subjects.first { $0.subject == subject }?.messages ?? 0
+            let live = state.pending + UInt64(max(0, state.ackPending))
+            guard onSubject > live else { return }
+            var leftovers = onSubject - live
+            var sequence = stored.firstSequence
+            let last = min(state.ackFloor, stored.firstSequence &+ Self.maxLeftoverScan)
+            while leftovers > 0, sequence <= last {
+                if let message = try connection.message(stream: stream, sequence: sequence), message.subject == subject {
+                    try connection.deleteMessage(stream: stream, sequence: sequence)
+                    leftovers -= 1
+                }
+                sequence += 1
+            }
         } catch {
             logger.debug(
                 "Cannot remove acked deliveries left in the stream",
@@ -707,6 +722,9 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
             )
         }
     }
+
+    /// The most stream sequences one pass of ``removeAckedLeftovers(_:)`` reads, so that a pass stays short.
+    static let maxLeftoverScan: UInt64 = 2_000
 
     private func takeClaimed(_ delivery: PendingDelivery) throws -> (TargetConsumer, HeldDelivery) {
         guard let consumer = state.withLock({ $0.consumers[delivery.target] }),

@@ -89,10 +89,15 @@ public final class RelayProcess: Sendable {
         if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
     }
 
-    /// SIGKILL, then waits for the process to be gone.
+    /// SIGKILL, then waits (at most 10 s, polling) for the process to be gone. Never `waitUntilExit`: called from
+    /// async tests, it would hold one of the cooperative pool's threads (2 on a 2-core machine) for as long as the
+    /// child takes to be reaped, and two such waits at once leave nothing to run the receivers the child talks to.
     public func kill() {
         signal(SIGKILL)
-        process.waitUntilExit()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning && ContinuousClock.now < deadline {
+            usleep(2_000)
+        }
     }
 
     /// Waits for the process to exit; returns its status.
