@@ -31,6 +31,8 @@ public final class DeliveryService: Service, Sendable {
     public let history = AttemptHistory()
     private let breakerConfiguration: CircuitBreaker.Configuration
     private let pendingNew = Mutex<Set<String>>([])
+    /// The spans of the attempts and the `traceparent` each sends (docs/operations.md, "Tracing").
+    let tracing: EventTracing
 
     /// - Parameters:
     ///   - client: the HTTP client (libcurl).
@@ -38,6 +40,7 @@ public final class DeliveryService: Service, Sendable {
     ///   - targets: looks a target up by name in the rule set in force (rules can be reloaded).
     ///   - targetNames: the names of the targets in force, for the workers started at launch.
     ///   - breaker: the circuit breaker's threshold and probe intervals.
+    ///   - tracing: records an `attempt` span per attempt (off: none; a `traceparent` is sent either way).
     ///   - now: the wall clock.
     public init(
         client: CurlClient,
@@ -46,9 +49,11 @@ public final class DeliveryService: Service, Sendable {
         targetNames: @escaping @Sendable () -> [String],
         logger: Logger,
         breaker: CircuitBreaker.Configuration = .init(),
+        tracing: EventTracing = .off,
         now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
     ) {
         self.breakerConfiguration = breaker
+        self.tracing = tracing
         self.client = client
         self.log = log
         self.targets = targets

@@ -42,6 +42,7 @@ public final class Ingress: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Timestamp
     private let metrics = IngressMetrics()
+    private let tracing: EventTracing
 
     /// The most dead letters one request writes for its undecodable records; the rest go into one more line
     /// (reason `undecodable_overflow`) that carries them together, so a body costs at most about its own size.
@@ -51,14 +52,17 @@ public final class Ingress: Sendable {
     public static let maxUndecodableLogLinesPerRequest = 10
 
     /// - Parameters:
+    ///   - tracing: the `receive` and `spool` spans of each event (docs/operations.md, "Tracing").
     ///   - now: the wall clock (injected for tests).
     public init(
         rules: RuleSetStore,
         log: any DeliveryLog,
         delivery: DeliveryService,
         logger: Logger,
+        tracing: EventTracing = .off,
         now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
     ) {
+        self.tracing = tracing
         self.rules = rules
         self.log = log
         self.delivery = delivery
@@ -67,7 +71,9 @@ public final class Ingress: Sendable {
     }
 
     /// Handles one request body (already size-checked and authenticated).
-    public func handle(body: [UInt8]) async -> IngressResponse {
+    /// - Parameter traceparent: the request's W3C `traceparent` header: an event continues its trace when it is
+    ///   valid, and starts a new one otherwise (an invalid one is ignored, never refused).
+    public func handle(body: [UInt8], traceparent: String? = nil) async -> IngressResponse {
         switch EventDecoder.decode(body) {
         case .empty:
             metrics.requests(.empty)
@@ -97,11 +103,16 @@ public final class Ingress: Sendable {
             )
             return undecodableResponse(problem)
         case .events(let events):
-            return await route(events, body: body)
+            let trace = tracing.startReceive(incoming: traceparent)
+            let response = await route(events, body: body, trace: trace)
+            if trace.isRecording { IngressTracing.describe(trace, events: events, response: response) }
+            trace.end()
+            return response
         }
     }
 
-    private func route(_ events: DecodedEvents, body: [UInt8]) async -> IngressResponse {
+    private func route(_ events: DecodedEvents, body: [UInt8], trace: EventTracing.SpanHandle) async -> IngressResponse
+    {
         let ruleSet = rules.current
         let createdAt = now()
         var records: [RecordDeliveries] = []
@@ -151,15 +162,22 @@ public final class Ingress: Sendable {
         var duplicate = [Bool](repeating: false, count: decoded.count)
         var deliveryCount = 0
         if !records.isEmpty {
+            // Each delivery's attempts continue the event's trace under its `spool` span.
+            let spool = tracing.startSpool(in: trace)
+            IngressTracing.stamp(&records, spool)
+            defer { spool.end() }
             let outcomes: [AppendOutcome]
             do {
                 outcomes = try await log.append(records, at: createdAt)
+                if spool.isRecording { IngressTracing.describe(spool, outcomes) }
             } catch let error as DeliveryLogError {
+                spool.fail("\(error)")
                 metrics.requests(.unavailable)
                 logger.error("The delivery log refused the deliveries", metadata: ["error": "\(error)"])
                 let reason = error.code == .full ? "spool full" : "spool not writable"
                 return .error(503, reason, error.message, retryAfter: error.code == .full ? 10 : 5)
             } catch {
+                spool.fail("\(error)")
                 metrics.requests(.unavailable)
                 logger.error("The delivery log refused the deliveries", metadata: ["error": "\(error)"])
                 return .error(503, "spool not writable", "\(error)", retryAfter: 5)

@@ -48,18 +48,27 @@ public final class Relay: Sendable {
     let logger: Logger
     let lock: DataDirectoryLock?
     let prometheus: PrometheusCollectorRegistry?
+    /// Exports the spans (`serve --otlp-endpoint`); first in the service group, so it stops last and flushes the
+    /// spans of the last attempts.
+    let tracingService: (any Service)?
     private let serviceGroup: Mutex<ServiceGroup?> = Mutex(nil)
 
     /// Loads the rules and opens the data directory.
-    /// - Parameter prometheus: the registry `/metrics` exports; nil leaves `/metrics` out.
+    /// - Parameters:
+    ///   - prometheus: the registry `/metrics` exports; nil leaves `/metrics` out.
+    ///   - tracing: the spans of each event (docs/operations.md, "Tracing"); off by default.
+    ///   - tracingService: the service that exports `tracing`'s spans, run with the relay's services.
     public init(
         configuration: RelayConfiguration,
         logger: Logger,
-        prometheus: PrometheusCollectorRegistry? = nil
+        prometheus: PrometheusCollectorRegistry? = nil,
+        tracing: EventTracing = .off,
+        tracingService: (any Service)? = nil
     ) throws {
         var configuration = configuration
         self.logger = logger
         self.prometheus = prometheus
+        self.tracingService = tracingService
         do {
             self.rules = try RuleSetStore.open(path: configuration.rulesPath, environment: configuration.environment)
         } catch {
@@ -149,10 +158,11 @@ public final class Relay: Sendable {
             targets: { name in rules.current.target(named: name) },
             targetNames: { rules.current.targets.map(\.name) },
             logger: logger,
-            breaker: configuration.circuitBreaker
+            breaker: configuration.circuitBreaker,
+            tracing: tracing
         )
         self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
-        self.ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger)
+        self.ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger, tracing: tracing)
     }
 
     /// Serves until SIGTERM/SIGINT or `triggerGracefulShutdown()`, then stops gracefully: the server stops accepting,
@@ -178,8 +188,10 @@ public final class Relay: Sendable {
             },
             logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let tracingService { services.append(.init(service: tracingService)) }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
+            services: services + [
                 .init(service: log),
                 .init(service: CurlClientService(client: client)),
                 .init(service: delivery),
