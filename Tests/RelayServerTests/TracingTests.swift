@@ -204,6 +204,21 @@ struct TracingTests {
         }
     }
 
+    @Test(arguments: ["ftp://127.0.0.1:4318", "localhost:4318", "http://", "http://127.0.0.1:4318/?a=b"])
+    func anEndpointThatIsNotAnHTTPURLIsRefusedAtStart(_ endpoint: String) async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let rules = #"{ "targets": { "t": { "url": "http://127.0.0.1:9/" } }, "rules": [] }"#
+        try Data(rules.utf8).write(to: URL(fileURLWithPath: root + "/rules.json"))
+        let result = try await RelayProcess.run(
+            ["serve", "--rules", root + "/rules.json", "--data-dir", root + "/data", "--port", "0"],
+            environment: ["RELAY_OTLP_ENDPOINT": endpoint]
+        )
+        #expect(result.status != 0)
+        #expect(result.output.contains("RELAY_OTLP_ENDPOINT"), "\(result.output)")
+        #expect(!result.output.contains("Relay listening"))
+    }
+
     @Test func aDeliveryAttemptedAfterARestartContinuesTheEventsTrace() async throws {
         let root = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(root) }
