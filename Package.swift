@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // Tracing API for our spans; only the `serve --otlp-endpoint` bootstrap touches OTel. OTLP/HTTP only:
+        // the gRPC trait would pull grpc-swift.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.2"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // libcurl from the system (Debian: libcurl4-openssl-dev).
@@ -76,6 +80,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -129,6 +134,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -152,7 +159,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaySpoolTests",
-            dependencies: ["RelaySpool", "RelayLog", "RelayCore", "RelayTestSupport"],
+            dependencies: [
+                "RelaySpool", "RelayLog", "RelayCore", "RelayTestSupport",
+                // To write a spool of an older schema by hand (the migration test).
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

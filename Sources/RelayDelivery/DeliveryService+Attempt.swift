@@ -10,7 +10,7 @@ extension DeliveryService {
     func attempt(_ delivery: PendingDelivery, target: Target, worker: TargetWorker, _ isProbe: Bool) async {
         defer { settle(worker) }
         let attemptNumber = delivery.attempts + 1
-        let headers = DeliveryHeaders.make(
+        var headers = DeliveryHeaders.make(
             target: target,
             deliveryID: delivery.deliveryID,
             rule: delivery.rule,
@@ -18,6 +18,9 @@ extension DeliveryService {
             body: delivery.payload,
             now: now()
         )
+        // The event's trace, this attempt as the target's parent span (docs/operations.md, "Tracing").
+        let span = tracing.startAttempt(stored: delivery.traceparent)
+        EventTracing.setTraceparent(span.traceparent, in: &headers)
         let request = HTTPRequest(
             method: "POST",
             url: target.url,
@@ -38,6 +41,8 @@ extension DeliveryService {
             // Cancelled (shutdown): the delivery stays in the log as it was and is attempted after the restart.
             if isProbe { worker.breaker.withLock { $0.probeNotSent(now: self.now()) } }
             log.release(delivery)
+            span.set("delivery.outcome", "not_sent")
+            span.end()
             return
         }
         let elapsed = ContinuousClock.now - started
@@ -67,13 +72,20 @@ extension DeliveryService {
         ]
         if let status { logMetadata["http.response.status_code"] = "\(status)" }
         if let errorText { logMetadata["error"] = "\(errorText)" }
+        defer {
+            span.set(logMetadata)
+            if let errorText { span.fail(errorText) }
+            span.end()
+        }
         switch decision {
         case .delivered:
+            logMetadata["delivery.outcome"] = "delivered"
             await persist("delivered", logMetadata) { try await self.log.delivered(delivery) }
             metrics.outcome(target: target.name, .delivered)
             report(delivery, attempt: attemptNumber, outcome, elapsed, .delivered)
             logger.debug("Delivered", metadata: logMetadata)
         case .retry(let after):
+            logMetadata["delivery.outcome"] = "retry"
             await persist("retry", logMetadata) {
                 try await self.log.retry(
                     delivery,
@@ -89,6 +101,7 @@ extension DeliveryService {
             logMetadata["delivery.counted"] = "\(counted)"
             logger.warning("Delivery attempt failed, will retry", metadata: logMetadata)
         case .deadLetter(let reason):
+            logMetadata["delivery.outcome"] = "dead_letter"
             let letter = DeadLetter(
                 time: nowInstant.iso8601,
                 reason: reason,

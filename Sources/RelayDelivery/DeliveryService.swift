@@ -33,6 +33,8 @@ public final class DeliveryService: Service, Sendable {
     private let pendingNew = Mutex<Set<String>>([])
     /// Told each outcome as it is recorded (the live tap); nil: nobody.
     let observer: (any DeliveryObserver)?
+    /// The spans of the attempts and the `traceparent` each sends (docs/operations.md, "Tracing").
+    let tracing: EventTracing
 
     /// - Parameters:
     ///   - client: the HTTP client (libcurl).
@@ -40,6 +42,7 @@ public final class DeliveryService: Service, Sendable {
     ///   - targets: looks a target up by name in the rule set in force (rules can be reloaded).
     ///   - targetNames: the names of the targets in force, for the workers started at launch.
     ///   - breaker: the circuit breaker's threshold and probe intervals.
+    ///   - tracing: records an `attempt` span per attempt (off: none; a `traceparent` is sent either way).
     ///   - now: the wall clock.
     ///   - observer: told each delivery's outcome as it is recorded (the live tap); nil for none.
     public init(
@@ -49,11 +52,13 @@ public final class DeliveryService: Service, Sendable {
         targetNames: @escaping @Sendable () -> [String],
         logger: Logger,
         breaker: CircuitBreaker.Configuration = .init(),
+        tracing: EventTracing = .off,
         now: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
         observer: (any DeliveryObserver)? = nil
     ) {
         self.observer = observer
         self.breakerConfiguration = breaker
+        self.tracing = tracing
         self.client = client
         self.log = log
         self.targets = targets

@@ -65,7 +65,8 @@ extension JetStreamDeliveryLog {
             nextAttemptAt: delivery.nextAttemptAt,
             attempts: 0,
             lastStatus: nil,
-            lastError: nil
+            lastError: nil,
+            traceparent: delivery.traceparent
         )
         let connection = self.connection
         let deliveries = configuration.deliveriesStream

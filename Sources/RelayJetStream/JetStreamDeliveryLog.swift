@@ -14,8 +14,8 @@ import Synchronization
 ///   (``JetStreamConfiguration/maxPendingCount``, ``JetStreamConfiguration/maxPendingBytes``): one message per
 ///   pending delivery, its bytes the payload, its headers the delivery's fields (`Relay-Delivery-Id`, `Relay-Target`,
 ///   `Relay-Rule`, `Relay-Created-At`, `Relay-Next-Attempt-At`, `Relay-Attempts`, `Relay-Last-Status`,
-///   `Relay-Last-Error`; instants in milliseconds since 1970). Each target has one durable pull consumer
-///   (`RELAY_DELIVER_<target>`) that every relay fetches from.
+///   `Relay-Last-Error`, `Relay-Traceparent`; instants in milliseconds since 1970). Each target has one durable
+///   pull consumer (`RELAY_DELIVER_<target>`) that every relay fetches from.
 /// - `RELAY_DEADLETTERS`, subject `relay.deadletters`, kept: one JSON dead-letter line per message.
 /// - `RELAY_IDENTITIES`, subjects `relay.identities.<32 hex digits>`, one message per resend identity (the
 ///   newest per subject), `MaxAge` the resend window and `MaxMsgs` its capacity.
@@ -231,7 +231,8 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
                     nextAttemptAt: delivery.nextAttemptAt,
                     attempts: 0,
                     lastStatus: nil,
-                    lastError: nil
+                    lastError: nil,
+                    traceparent: delivery.traceparent
                 )
                 let result = try connection.publish(
                     message,
@@ -497,7 +498,8 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
             nextAttemptAt: at,
             attempts: attempts,
             lastStatus: lastStatus,
-            lastError: lastError
+            lastError: lastError,
+            traceparent: delivery.traceparent
         )
         do {
             try await Blocking.run {
@@ -709,7 +711,8 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
             var sequence = stored.firstSequence
             let last = min(state.ackFloor, stored.firstSequence &+ Self.maxLeftoverScan)
             while leftovers > 0, sequence <= last {
-                if let message = try connection.message(stream: stream, sequence: sequence), message.subject == subject {
+                if let message = try connection.message(stream: stream, sequence: sequence), message.subject == subject
+                {
                     try connection.deleteMessage(stream: stream, sequence: sequence)
                     leftovers -= 1
                 }
@@ -782,6 +785,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         static let lastError = "Relay-Last-Error"
         static let at = "Relay-At"
         static let sequences = "Relay-Sequences"
+        static let traceparent = "Relay-Traceparent"
     }
 
     func deliveryMessage(
@@ -794,7 +798,8 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         nextAttemptAt: Timestamp,
         attempts: Int,
         lastStatus: Int?,
-        lastError: String?
+        lastError: String?,
+        traceparent: String?
     ) throws -> NatsMessage {
         var headers: [(String, String)] = [
             (Header.deliveryID, deliveryID),
@@ -806,6 +811,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         ]
         if let lastStatus { headers.append((Header.lastStatus, String(lastStatus))) }
         if let lastError { headers.append((Header.lastError, lastError)) }
+        if let traceparent { headers.append((Header.traceparent, traceparent)) }
         return try NatsMessage.make(subject: subject, payload: payload, headers: headers)
     }
 
@@ -831,7 +837,8 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
             nextAttemptAt: instant(message.header(Header.nextAttemptAt)) ?? createdAt,
             lastStatus: message.header(Header.lastStatus).flatMap { Int($0) },
             lastError: message.header(Header.lastError),
-            createdAt: createdAt
+            createdAt: createdAt,
+            traceparent: message.header(Header.traceparent)
         )
         return HeldDelivery(delivery: delivery, message: message, progressAt: received, claimedAt: nil)
     }

@@ -15,15 +15,19 @@ public struct NewDelivery: Sendable, Equatable {
     public var createdAt: Timestamp
     /// When the first attempt is due (usually `createdAt`).
     public var nextAttemptAt: Timestamp
+    /// The W3C `traceparent` of the event's trace that each attempt continues (its parent span is the event's
+    /// `spool` span), `nil` for deliveries stored without one (docs/operations.md, "Tracing").
+    public var traceparent: String?
 
-    /// Creates a delivery; `nextAttemptAt` defaults to `createdAt`.
+    /// Creates a delivery; `nextAttemptAt` defaults to `createdAt`, `traceparent` to none.
     public init(
         deliveryID: String,
         target: String,
         rule: String,
         payload: [UInt8],
         createdAt: Timestamp,
-        nextAttemptAt: Timestamp? = nil
+        nextAttemptAt: Timestamp? = nil,
+        traceparent: String? = nil
     ) {
         self.deliveryID = deliveryID
         self.target = target
@@ -31,5 +35,6 @@ public struct NewDelivery: Sendable, Equatable {
         self.payload = payload
         self.createdAt = createdAt
         self.nextAttemptAt = nextAttemptAt ?? createdAt
+        self.traceparent = traceparent
     }
 }

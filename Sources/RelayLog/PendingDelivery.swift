@@ -26,6 +26,8 @@ public struct PendingDelivery: Sendable, Equatable {
     public var lastError: String?
     /// When the delivery was created.
     public var createdAt: Timestamp
+    /// The W3C `traceparent` stored with the delivery (``NewDelivery/traceparent``), `nil` if none.
+    public var traceparent: String?
 
     /// Creates a value; logs make these, tests may too.
     public init(
@@ -38,7 +40,8 @@ public struct PendingDelivery: Sendable, Equatable {
         nextAttemptAt: Timestamp,
         lastStatus: Int?,
         lastError: String?,
-        createdAt: Timestamp
+        createdAt: Timestamp,
+        traceparent: String? = nil
     ) {
         self.sequence = sequence
         self.deliveryID = deliveryID
@@ -50,5 +53,6 @@ public struct PendingDelivery: Sendable, Equatable {
         self.lastStatus = lastStatus
         self.lastError = lastError
         self.createdAt = createdAt
+        self.traceparent = traceparent
     }
 }

@@ -60,6 +60,7 @@ public final class Ingress: Sendable {
     private let now: @Sendable () -> Timestamp
     private let metrics = IngressMetrics()
     private let tap: TapHub?
+    private let tracing: EventTracing
 
     /// The most dead letters one request writes for its undecodable records; the rest go into one more line
     /// (reason `undecodable_overflow`) that carries them together, so a body costs at most about its own size.
@@ -69,6 +70,7 @@ public final class Ingress: Sendable {
     public static let maxUndecodableLogLinesPerRequest = 10
 
     /// - Parameters:
+    ///   - tracing: the `receive` and `spool` spans of each event (docs/operations.md, "Tracing").
     ///   - now: the wall clock (injected for tests).
     ///   - tap: told each record's decision (the live tap); nil for none.
     public init(
@@ -76,10 +78,12 @@ public final class Ingress: Sendable {
         log: any DeliveryLog,
         delivery: DeliveryService,
         logger: Logger,
+        tracing: EventTracing = .off,
         now: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
         tap: TapHub? = nil
     ) {
         self.tap = tap
+        self.tracing = tracing
         self.rules = rules
         self.log = log
         self.delivery = delivery
@@ -97,7 +101,13 @@ public final class Ingress: Sendable {
     /// - Returns: 2xx when everything the body produced is stored (deliveries appended, dead letters written), 400 for
     ///   a webhook body that is not JSON, 503 with `retryAfter` when the delivery log refused (nothing of it stored
     ///   but what a resend finds as a duplicate).
-    public func handle(body: [UInt8], source: EventSource = .webhook) async -> IngressResponse {
+    /// - Parameter traceparent: the request's W3C `traceparent` header: an event continues its trace when it is
+    ///   valid, and starts a new one otherwise (an invalid one is ignored, never refused).
+    public func handle(
+        body: [UInt8],
+        source: EventSource = .webhook,
+        traceparent: String? = nil
+    ) async -> IngressResponse {
         let metrics = IngressMetrics.Counted(metrics: self.metrics, source: source)
         switch EventDecoder.decode(body) {
         case .empty:
@@ -133,7 +143,17 @@ public final class Ingress: Sendable {
             return undecodableResponse(problem)
         case .events(let events):
             // An EventBridge event is routed and delivered as its translation into S3's record form.
-            return await route(events, body: events.payloadBody(body), source: source, metrics: metrics)
+            let trace = tracing.startReceive(incoming: traceparent)
+            let response = await route(
+                events,
+                body: events.payloadBody(body),
+                source: source,
+                metrics: metrics,
+                trace: trace
+            )
+            if trace.isRecording { IngressTracing.describe(trace, events: events, response: response) }
+            trace.end()
+            return response
         }
     }
 
@@ -191,7 +211,8 @@ public final class Ingress: Sendable {
         _ events: DecodedEvents,
         body: [UInt8],
         source: EventSource,
-        metrics: IngressMetrics.Counted
+        metrics: IngressMetrics.Counted,
+        trace: EventTracing.SpanHandle
     ) async -> IngressResponse {
         let ruleSet = rules.current
         let createdAt = now()
@@ -247,15 +268,22 @@ public final class Ingress: Sendable {
         var deliveryCount = 0
         var woken: Set<String> = []
         if !records.isEmpty {
+            // Each delivery's attempts continue the event's trace under its `spool` span.
+            let spool = tracing.startSpool(in: trace)
+            IngressTracing.stamp(&records, spool)
+            defer { spool.end() }
             let outcomes: [AppendOutcome]
             do {
                 outcomes = try await log.append(records, at: createdAt)
+                if spool.isRecording { IngressTracing.describe(spool, outcomes) }
             } catch let error as DeliveryLogError {
+                spool.fail("\(error)")
                 metrics.requests(.unavailable)
                 logger.error("The delivery log refused the deliveries", metadata: ["error": "\(error)"])
                 let reason = error.code == .full ? "spool full" : "spool not writable"
                 return .error(503, reason, error.message, retryAfter: error.code == .full ? 10 : 5)
             } catch {
+                spool.fail("\(error)")
                 metrics.requests(.unavailable)
                 logger.error("The delivery log refused the deliveries", metadata: ["error": "\(error)"])
                 return .error(503, "spool not writable", "\(error)", retryAfter: 5)

@@ -57,19 +57,28 @@ public final class Relay: Sendable {
     let logger: Logger
     let lock: DataDirectoryLock?
     let prometheus: PrometheusCollectorRegistry?
+    /// Exports the spans (`serve --otlp-endpoint`); first in the service group, so it stops last and flushes the
+    /// spans of the last attempts.
+    let tracingService: (any Service)?
     private let serviceGroup: Mutex<ServiceGroup?> = Mutex(nil)
 
     /// Loads the rules and opens the data directory.
-    /// - Parameter prometheus: the registry `/metrics` exports; nil leaves `/metrics` out.
+    /// - Parameters:
+    ///   - prometheus: the registry `/metrics` exports; nil leaves `/metrics` out.
+    ///   - tracing: the spans of each event (docs/operations.md, "Tracing"); off by default.
+    ///   - tracingService: the service that exports `tracing`'s spans, run with the relay's services.
     public init(
         configuration: RelayConfiguration,
         logger: Logger,
-        prometheus: PrometheusCollectorRegistry? = nil
+        prometheus: PrometheusCollectorRegistry? = nil,
+        tracing: EventTracing = .off,
+        tracingService: (any Service)? = nil
     ) throws {
         var configuration = configuration
         var events: JetStreamEventStream?
         self.logger = logger
         self.prometheus = prometheus
+        self.tracingService = tracingService
         do {
             self.rules = try RuleSetStore.open(path: configuration.rulesPath, environment: configuration.environment)
         } catch {
@@ -183,10 +192,11 @@ public final class Relay: Sendable {
             targetNames: { rules.current.targets.map(\.name) },
             logger: logger,
             breaker: configuration.circuitBreaker,
+            tracing: tracing,
             observer: tap
         )
         self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
-        let ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger, tap: tap)
+        let ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger, tracing: tracing, tap: tap)
         self.ingress = ingress
         self.router = events.map { stream in
             EventRouter(
@@ -223,7 +233,10 @@ public final class Relay: Sendable {
             },
             logger: logger
         )
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First, so that it stops last: the spans of the final attempts are flushed on a graceful stop.
+        if let tracingService { services.append(.init(service: tracingService)) }
+        services += [
             .init(service: log),
             .init(service: CurlClientService(client: client)),
             .init(service: delivery),

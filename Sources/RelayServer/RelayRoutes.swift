@@ -24,6 +24,7 @@ enum RelayRoutes {
         )
         let deadlines = relay.bodyDeadlines
         let stallTimeout = configuration.bodyStallTimeout
+        let traceparentField = HTTPField.Name(EventTracing.traceparentHeader)
 
         let receive: @Sendable (Request, RelayRequestContext) async throws -> Response = { request, context in
             if let expectedToken, !authorized(request, expectedToken) {
@@ -66,7 +67,9 @@ enum RelayRoutes {
             }
 
             let body = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
-            return respond(await ingress.handle(body: body))
+            return respond(
+                await ingress.handle(body: body, traceparent: traceparentField.flatMap { request.headers[$0] })
+            )
         }
         router.post("/minio-event", use: receive)
         router.post("/", use: receive)

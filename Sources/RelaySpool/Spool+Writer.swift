@@ -218,6 +218,7 @@ extension Spool {
                         Data(delivery.payload),
                         delivery.nextAttemptAt.millisecondsSince1970,
                         delivery.createdAt.millisecondsSince1970,
+                        delivery.traceparent,
                     ])
                     rowIDs.append(db.lastInsertedRowID)
                     count += 1

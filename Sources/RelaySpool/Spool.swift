@@ -189,7 +189,8 @@ public final class Spool: Sendable {
                 nextAttemptAt: delivery.nextAttemptAt,
                 lastStatus: nil,
                 lastError: nil,
-                createdAt: delivery.createdAt
+                createdAt: delivery.createdAt,
+                traceparent: delivery.traceparent
             )
         }
     }
@@ -379,7 +380,7 @@ public final class Spool: Sendable {
 
     package static let dueSQL = """
         SELECT rowid, delivery_id, target, rule, payload, attempts, next_attempt_at, last_status, last_error,
-        created_at FROM deliveries WHERE target = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid
+        created_at, traceparent FROM deliveries WHERE target = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid
         """
 
     package static let nextAttemptSQL = """

@@ -5,7 +5,7 @@ import RelayLog
 
 extension PendingDelivery {
     /// Reads a row selected as `rowid, delivery_id, target, rule, payload, attempts, next_attempt_at,
-    /// last_status, last_error, created_at`.
+    /// last_status, last_error, created_at, traceparent`.
     init(row: Row, rowID: Int64) throws {
         self.init(
             sequence: rowID,
@@ -17,7 +17,8 @@ extension PendingDelivery {
             nextAttemptAt: Timestamp(millisecondsSince1970: try row.decode(Int64.self, atIndex: 6)),
             lastStatus: try row.decode(Int?.self, atIndex: 7),
             lastError: try row.decode(String?.self, atIndex: 8),
-            createdAt: Timestamp(millisecondsSince1970: try row.decode(Int64.self, atIndex: 9))
+            createdAt: Timestamp(millisecondsSince1970: try row.decode(Int64.self, atIndex: 9)),
+            traceparent: try row.decode(String?.self, atIndex: 10)
         )
     }
 }

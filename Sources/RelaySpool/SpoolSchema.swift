@@ -5,7 +5,7 @@ import GRDB
 enum SpoolSchema {
     static let insertDelivery = """
         INSERT INTO deliveries (delivery_id, target, rule, payload, attempts, next_attempt_at,
-        last_status, last_error, created_at) VALUES (?, ?, ?, ?, 0, ?, NULL, NULL, ?)
+        last_status, last_error, created_at, traceparent) VALUES (?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)
         """
 
     static let deleteDelivery = "DELETE FROM deliveries WHERE rowid = ? RETURNING length(payload)"
@@ -59,6 +59,11 @@ enum SpoolSchema {
                     CREATE INDEX resend_identities_seen_at ON resend_identities (seen_at);
                     """
             )
+        }
+        // The event's W3C traceparent, which every attempt continues (docs/operations.md, "Tracing"); rows of a
+        // spool written before it have none.
+        migrator.registerMigration("v3-traceparent") { db in
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN traceparent TEXT")
         }
         return migrator
     }

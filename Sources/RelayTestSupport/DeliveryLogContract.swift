@@ -30,6 +30,7 @@ public enum DeliveryLogContract {
         case pendingDeliveriesSurviveReopening
         case countsPendingPerTarget
         case reportsTheOldestPendingPerTarget
+        case theTraceparentTravelsWithTheDelivery
 
         public var testDescription: String { rawValue }
     }
@@ -297,6 +298,39 @@ public enum DeliveryLogContract {
             let a1 = try #require(try await log.claim(target: "a", now: t(9_000), limit: 1).first)
             try await log.delivered(a1)
             #expect(try await log.oldestPending(target: "a") == nil)
+        case .theTraceparentTravelsWithTheDelivery:
+            // Attempts continue the event's trace however late they happen: after a retry, after reopening.
+            let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            let expected = ["traced": traceparent, "plain": "none"]
+            func traceparents(_ deliveries: [PendingDelivery]) -> [String: String] {
+                Dictionary(
+                    deliveries.map { ($0.deliveryID, $0.traceparent ?? "none") },
+                    uniquingKeysWith: { a, _ in a }
+                )
+            }
+            let first = try await open(.init())
+            var traced = delivery("traced", target: "a")
+            traced.traceparent = traceparent
+            _ = try await first.append(
+                [records(identity: nil, [traced, delivery("plain", target: "a")])],
+                at: t(1_000)
+            )
+            let claimed = try await first.claim(target: "a", now: t(1_000), limit: 10)
+            #expect(traceparents(claimed) == expected, "stored as given, none when none was given")
+            for delivery in claimed {
+                try await first.retry(delivery, attempts: 1, at: t(2_000), lastStatus: 500, lastError: "HTTP 500")
+            }
+            let retried = try await first.claim(target: "a", now: t(2_000), limit: 10)
+            #expect(traceparents(retried) == expected, "a retry keeps the traceparent")
+            for delivery in retried {
+                try await first.retry(delivery, attempts: 2, at: t(3_000), lastStatus: nil, lastError: "timeout")
+            }
+            await first.close()
+            let second = try await open(.init())
+            defer { Task { await second.close() } }
+            let reopened = try await second.claim(target: "a", now: t(3_000), limit: 10)
+            #expect(traceparents(reopened) == expected, "the traceparent survives reopening")
+            #expect(reopened.map(\.attempts) == [2, 2])
         }
     }
 

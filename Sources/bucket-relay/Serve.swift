@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Metrics
+import OTel
 import Prometheus
 import RelayCore
 import RelayDelivery
@@ -9,6 +10,7 @@ import RelayJetStream
 import RelayLog
 import RelayServer
 import RelaySpool
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +22,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive bucket events over HTTP and deliver them to the targets the rules select.",
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
-            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_TLS_CERT, RELAY_TLS_KEY, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST); \
+            RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_TLS_CERT, RELAY_TLS_KEY, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST, \
+            RELAY_OTLP_ENDPOINT, RELAY_JETSTREAM_SUBJECT, RELAY_INSTANCE); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -97,6 +100,15 @@ struct Serve: AsyncParsableCommand {
         )
     )
     var instance: String?
+    @Option(
+        help: ArgumentHelp(
+            "Export the spans of each event (receive, spool, attempt) over OTLP/HTTP to this collector, e.g. "
+                + "http://localhost:4318 (RELAY_OTLP_ENDPOINT). Default none: no spans; a traceparent is still "
+                + "passed to the targets.",
+            valueName: "url"
+        )
+    )
+    var otlpEndpoint: String?
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
@@ -142,9 +154,16 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+        let tracing = try makeTracing(logger: logger)
         let relay: Relay
         do {
-            relay = try Relay(configuration: configuration, logger: logger, prometheus: registry)
+            relay = try Relay(
+                configuration: configuration,
+                logger: logger,
+                prometheus: registry,
+                tracing: tracing.tracing,
+                tracingService: tracing.service
+            )
         } catch let error as RelayStartError {
             if let diagnostics = error.diagnostics {
                 for diagnostic in diagnostics.diagnostics {
@@ -221,6 +240,52 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("\(name): \(file) holds more than one line; write the token alone in it")
         }
         return token
+    }
+
+    /// The tracer of `--otlp-endpoint`: swift-otel's, exporting over OTLP/HTTP (protobuf) in batches; off without an
+    /// endpoint (docs/operations.md, "Tracing"). The standard `OTEL_*` variables (`OTEL_BSP_SCHEDULE_DELAY`,
+    /// `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS`, ...) apply on top.
+    private func makeTracing(logger: Logger) throws -> (tracing: EventTracing, service: (any Service)?) {
+        guard let text = ProcessEnvironment.twin(otlpEndpoint, "OTLP_ENDPOINT") else { return (.off, nil) }
+        let name = otlpEndpoint != nil ? "--otlp-endpoint" : "RELAY_OTLP_ENDPOINT"
+        guard let endpoint = Self.tracesEndpoint(text) else {
+            throw ValidationError(
+                "\(name): \"\(text)\" is not an http:// or https:// URL of an OTLP collector (e.g. http://localhost:4318)"
+            )
+        }
+        var otel = OTel.Configuration.default
+        otel.serviceName = "bucket-relay"
+        otel.logs.enabled = false
+        otel.metrics.enabled = false
+        otel.traces.enabled = true
+        otel.traces.exporter = .otlp
+        otel.traces.otlpExporter.protocol = .httpProtobuf
+        otel.traces.otlpExporter.endpoint = endpoint
+        otel.propagators = [.traceContext]
+        otel.diagnosticLogger = .custom(logger)
+        do {
+            let backend = try OTel.makeTracingBackend(configuration: otel)
+            logger.info(
+                "Exporting traces over OTLP/HTTP",
+                metadata: ["otlp.endpoint": "\(RedactedURL.redact(endpoint))"]
+            )
+            return (EventTracing(tracer: backend.factory), backend.service)
+        } catch {
+            throw ValidationError("\(name): cannot set up the OTLP exporter: \(error)")
+        }
+    }
+
+    /// The URL spans are posted to: the collector's base URL with `/v1/traces` appended (as for
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`), or a URL that already ends in `/v1/traces` as it is; `nil` for anything that
+    /// is not an http(s) URL with a host.
+    static func tracesEndpoint(_ text: String) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil
+        else { return nil }
+        if url.path.hasSuffix("/v1/traces") { return text }
+        var base = text
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + "/v1/traces"
     }
 
     /// True for addresses that only this machine can reach.
