@@ -255,12 +255,13 @@ struct TapTests {
             { "targets": { "t": { "url": "http://127.0.0.1:1/" } }, "rules": [ { "name": "r", "match": {}, "to": ["t"] } ] }
             """
         ]
-        // A grace period of 10 s: a stop that waited for the tap's endless response would take that long.
+        // A grace period of 30 s: a stop that waited for the tap's endless response would take that long. The bound
+        // is loose because the whole suite shares two cores.
         let (tap, stoppedAt) = try await TestRelay.configured(
             rules: rules,
             {
                 $0.adminToken = Self.token
-                $0.shutdownGracePeriod = .seconds(10)
+                $0.shutdownGracePeriod = .seconds(30)
             },
             { relay async throws -> (TapReader, ContinuousClock.Instant) in
                 let tap = TapReader(relay)
@@ -270,7 +271,7 @@ struct TapTests {
             }
         )
         let took = ContinuousClock.now - stoppedAt
-        #expect(took < .seconds(5), "the stop waited for the tap: \(took)")
+        #expect(took < .seconds(15), "the stop waited for the tap: \(took)")
         #expect(try await tap.wait(timeout: .seconds(5)) { $0.ended != nil })
         #expect(tap.named("closing").first?["reason"] as? String == "the relay is stopping")
         #expect(tap.ended == .closed)
