@@ -112,6 +112,7 @@ extension DeliveryService {
                 attempts: attempts,
                 lastStatus: status,
                 lastError: errorText,
+                traceparent: delivery.traceparent,
                 payload: String(decoding: delivery.payload, as: UTF8.self)
             )
             await persist("dead-letter", logMetadata) { try await self.log.deadLetter(delivery, letter) }

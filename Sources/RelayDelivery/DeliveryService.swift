@@ -257,6 +257,7 @@ public final class DeliveryService: Service, Sendable {
                     lastStatus: delivery.lastStatus,
                     lastError: delivery.lastError,
                     detail: "target \"\(delivery.target)\" is not in the rules in force",
+                    traceparent: delivery.traceparent,
                     payload: String(decoding: delivery.payload, as: UTF8.self)
                 )
                 var metadata: Logger.Metadata = [

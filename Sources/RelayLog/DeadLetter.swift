@@ -28,6 +28,8 @@ public struct DeadLetter: Codable, Sendable, Equatable {
     public var field: String?
     /// A human-readable explanation, if any.
     public var detail: String?
+    /// The W3C `traceparent` of the event's trace the delivery belonged to, if any: a replay continues it.
+    public var traceparent: String?
     /// The exact bytes that were sent (or, for `undecodable`, the body received), as UTF-8 text. Bytes that are
     /// not valid UTF-8 cannot be represented and become U+FFFD.
     public var payload: String
@@ -45,6 +47,7 @@ public struct DeadLetter: Codable, Sendable, Equatable {
         lastError: String? = nil,
         field: String? = nil,
         detail: String? = nil,
+        traceparent: String? = nil,
         payload: String
     ) {
         self.time = time
@@ -58,6 +61,7 @@ public struct DeadLetter: Codable, Sendable, Equatable {
         self.lastError = lastError
         self.field = field
         self.detail = detail
+        self.traceparent = traceparent
         self.payload = payload
     }
 }

@@ -174,9 +174,12 @@ struct CommandLineTests {
                 { "targets": { "hook": { "url": "\(receiver.url(path: "/hook"))" } },
                   "rules": [ { "name": "all", "match": {}, "to": ["hook"] } ] }
                 """
+            // The event comes with a trace of its own: the dead letter keeps it and the replay continues it.
+            let incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
             try await TestRelay.with(rules: ["rules.json": rules], dataDirectory: data) { relay in
-                #expect(try await relay.post(body).status == 200)
-                _ = try await relay.waitForDeadLetters(count: 1)
+                #expect(try await relay.post(body, headers: [(name: "traceparent", value: incoming)]).status == 200)
+                let letters = try await relay.waitForDeadLetters(count: 1)
+                #expect(letters.first?.traceparent?.hasPrefix("00-0af7651916cd43dd8448eb211c80319c-") == true)
             }
             let rulesPath = root + "/rules.json"
             try Data(rules.utf8).write(to: URL(fileURLWithPath: rulesPath))
@@ -195,6 +198,9 @@ struct CommandLineTests {
             #expect(last.body == body)
             #expect(last.header("webhook-id") == firstID, "the same delivery id as the original attempts")
             #expect(last.header("X-Relay-Replay") == "1")
+            let replayedTrace = try #require(last.header("traceparent"))
+            #expect(replayedTrace.hasPrefix("00-0af7651916cd43dd8448eb211c80319c-"), "the event's trace continues")
+            #expect(replayedTrace != receiver.requests(path: "/hook").first?.header("traceparent"), "a span of its own")
         }
     }
 }

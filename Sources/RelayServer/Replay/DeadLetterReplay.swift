@@ -197,6 +197,11 @@ public struct DeadLetterReplay: Sendable {
             now: Timestamp.now()
         )
         headers.append((name: "X-Relay-Replay", value: "1"))
+        // A replay continues the event's trace: the same trace id, a span id of its own.
+        var random = SystemRandomNumberGenerator()
+        if let stored = letter.traceparent.flatMap({ TraceParent(header: $0) }) {
+            EventTracing.setTraceparent(stored.child(using: &random).description, in: &headers)
+        }
         let request = HTTPRequest(
             method: "POST",
             url: target.url,

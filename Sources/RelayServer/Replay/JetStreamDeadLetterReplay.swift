@@ -77,13 +77,15 @@ public struct JetStreamDeadLetterReplay: Sendable {
         }
         for (entry, letter, target) in selected {
             let now = Timestamp.now()
-            let delivery = NewDelivery(
+            var delivery = NewDelivery(
                 deliveryID: letter.deliveryID ?? DeliveryID.make(),
                 target: target.name,
                 rule: letter.rule ?? "",
                 payload: Array(letter.payload.utf8),
                 createdAt: now
             )
+            // The replayed delivery continues the event's trace.
+            delivery.traceparent = letter.traceparent
             try await log.requeue(entry, as: delivery)
             summary.sent += 1
             report(.requeued(deliveryID: delivery.deliveryID, target: target.name))
