@@ -55,19 +55,7 @@ extension JetStreamDeliveryLog {
     /// - Throws: ``DeliveryLogError`` `.full` when the deliveries stream is at its limit (the dead letter stays),
     ///   `.unavailable` while NATS is away.
     public func requeue(_ deadLetter: JetStreamDeadLetter, as delivery: NewDelivery) async throws {
-        let message = try deliveryMessage(
-            subject: configuration.deliveriesSubject(target: delivery.target),
-            deliveryID: delivery.deliveryID,
-            target: delivery.target,
-            rule: delivery.rule,
-            payload: delivery.payload,
-            createdAt: delivery.createdAt,
-            nextAttemptAt: delivery.nextAttemptAt,
-            attempts: 0,
-            lastStatus: nil,
-            lastError: nil,
-            traceparent: delivery.traceparent
-        )
+        let message = try deliveryMessage(for: delivery)
         let connection = self.connection
         let deliveries = configuration.deliveriesStream
         let deadLetters = configuration.deadLettersStream

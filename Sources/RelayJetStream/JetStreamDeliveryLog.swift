@@ -221,19 +221,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
             var sequences: [Int64] = []
             var stored: [UInt64] = []
             for delivery in record.deliveries {
-                let message = try deliveryMessage(
-                    subject: configuration.deliveriesSubject(target: delivery.target),
-                    deliveryID: delivery.deliveryID,
-                    target: delivery.target,
-                    rule: delivery.rule,
-                    payload: delivery.payload,
-                    createdAt: delivery.createdAt,
-                    nextAttemptAt: delivery.nextAttemptAt,
-                    attempts: 0,
-                    lastStatus: nil,
-                    lastError: nil,
-                    traceparent: delivery.traceparent
-                )
+                let message = try deliveryMessage(for: delivery)
                 let result = try connection.publish(
                     message,
                     messageID: delivery.deliveryID,
@@ -786,6 +774,23 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         static let at = "Relay-At"
         static let sequences = "Relay-Sequences"
         static let traceparent = "Relay-Traceparent"
+    }
+
+    /// The message of a new delivery: no attempt made yet.
+    func deliveryMessage(for delivery: NewDelivery) throws -> NatsMessage {
+        try deliveryMessage(
+            subject: configuration.deliveriesSubject(target: delivery.target),
+            deliveryID: delivery.deliveryID,
+            target: delivery.target,
+            rule: delivery.rule,
+            payload: delivery.payload,
+            createdAt: delivery.createdAt,
+            nextAttemptAt: delivery.nextAttemptAt,
+            attempts: 0,
+            lastStatus: nil,
+            lastError: nil,
+            traceparent: delivery.traceparent
+        )
     }
 
     func deliveryMessage(

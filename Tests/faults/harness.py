@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import unquote_plus
@@ -130,6 +131,46 @@ class Cleanup:
 # ---------------------------------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------------------------------
+
+def run_suite(suite: str, units: list[tuple[str, Callable[[Any], None]]], chosen: set[str] | list[str],
+              make_context: Callable[[], Any], results: Results, cleanup: Cleanup, unit: str = "scenario",
+              skip_prefix: str | None = None) -> int:
+    """Runs each chosen (name, function) of a suite with a fresh context, one after the other: a unit that raises is
+    a failed check and the others still run; every process a unit started is stopped after it. Prints the timings,
+    the failures, the skips (with `skip_prefix`) and the last line `<suite>: N passed, M failed`; returns the exit
+    status (1 when a check failed). SIGTERM or Ctrl-C ends the run as a failed check, after the cleanup."""
+    started = time.monotonic()
+    try:
+        for name, function in units:
+            if name not in chosen:
+                continue
+            print(f"== {name}", flush=True)
+            t0 = time.monotonic()
+            try:
+                function(make_context())
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # a broken unit is a failure, and the others still run
+                traceback.print_exc()
+                results.check(name, f"{unit} ran to its end", False, f"{type(exc).__name__}: {exc}")
+            finally:
+                cleanup.run()
+            print(f"   ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
+    except KeyboardInterrupt as exc:
+        results.check("run", "not interrupted", False, str(exc))
+    finally:
+        cleanup.run()
+    print(f"   (total {time.monotonic() - started:.1f} s)", flush=True)
+    if results.failures:
+        print("failures:")
+        for line in results.failures:
+            print(f"  - {line}")
+    if skip_prefix is not None:
+        for line in results.skipped:
+            print(f"{skip_prefix}{line}")
+    print(f"{suite}: {results.passed} passed, {results.failed} failed", flush=True)
+    return 1 if results.failed else 0
+
 
 def free_port() -> int:
     """A port nothing listens on right now (bound then released)."""

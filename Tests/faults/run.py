@@ -20,7 +20,6 @@ import resource
 import signal
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +29,7 @@ import scenario_crash_loop  # noqa: E402
 import scenario_full_disk  # noqa: E402
 import scenario_graceful_stop  # noqa: E402
 import scenario_hostile  # noqa: E402
-from harness import Cleanup, Results  # noqa: E402
+from harness import Cleanup, Results, run_suite  # noqa: E402
 
 SCENARIOS = [
     ("crash-loop", scenario_crash_loop),
@@ -90,37 +89,9 @@ def main() -> int:
     mode = "full" if args.full else "ci"
     print(f"faults: binary {binary}, mode {mode}, seed {seed}, "
           f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}", flush=True)
-    started = time.monotonic()
-    try:
-        for name, module in SCENARIOS:
-            if name not in chosen:
-                continue
-            print(f"== {name}", flush=True)
-            t0 = time.monotonic()
-            ctx = Context(binary, args.full, results, cleanup, seed)
-            try:
-                module.run(ctx)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # a broken scenario is a failure, and the others still run
-                traceback.print_exc()
-                results.check(name, "scenario ran to its end", False, f"{type(exc).__name__}: {exc}")
-            finally:
-                cleanup.run()
-            print(f"   ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
-    except KeyboardInterrupt as exc:
-        results.check("run", "not interrupted", False, str(exc))
-    finally:
-        cleanup.run()
-    print(f"   (total {time.monotonic() - started:.1f} s)", flush=True)
-    if results.failures:
-        print("failures:")
-        for line in results.failures:
-            print(f"  - {line}")
-    for line in results.skipped:
-        print(f"skipped: {line}")
-    print(f"faults: {results.passed} passed, {results.failed} failed", flush=True)
-    return 1 if results.failed else 0
+    return run_suite("faults", [(name, module.run) for name, module in SCENARIOS], chosen,
+                     lambda: Context(binary, args.full, results, cleanup, seed), results, cleanup,
+                     skip_prefix="skipped: ")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ import os
 import resource
 import signal
 import sys
-import time
-import traceback
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "faults"))
 import attacks_held  # noqa: E402
 import defects  # noqa: E402
 import other_branches  # noqa: E402
-from harness import Cleanup, Results  # noqa: E402
+from harness import Cleanup, Results, run_suite  # noqa: E402
 
 GROUPS = [
     ("data-dir", defects.data_directory),
@@ -90,34 +88,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     print(f"hostile: binary {binary}, mode {'full' if args.full else 'ci'}", flush=True)
-    started = time.monotonic()
-    try:
-        for name, function in GROUPS:
-            if name not in chosen:
-                continue
-            print(f"== {name}", flush=True)
-            t0 = time.monotonic()
-            try:
-                function(Context(binary, args.full, results, cleanup))
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # a broken group is a failure, and the others still run
-                traceback.print_exc()
-                results.check(name, "group ran to its end", False, f"{type(exc).__name__}: {exc}")
-            finally:
-                cleanup.run()
-            print(f"   ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
-    except KeyboardInterrupt as exc:
-        results.check("run", "not interrupted", False, str(exc))
-    finally:
-        cleanup.run()
-    print(f"   (total {time.monotonic() - started:.1f} s)", flush=True)
-    if results.failures:
-        print("failures:")
-        for line in results.failures:
-            print(f"  - {line}")
-    print(f"hostile: {results.passed} passed, {results.failed} failed", flush=True)
-    return 1 if results.failed else 0
+    return run_suite("hostile", GROUPS, chosen, lambda: Context(binary, args.full, results, cleanup), results,
+                     cleanup, unit="group")
 
 
 if __name__ == "__main__":

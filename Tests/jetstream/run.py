@@ -27,8 +27,6 @@ import os
 import resource
 import signal
 import sys
-import time
-import traceback
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,7 +39,7 @@ import scenario_nats_cluster  # noqa: E402
 import scenario_resend_storm  # noqa: E402
 import scenario_three_relays  # noqa: E402
 from common import Features  # noqa: E402
-from harness import Cleanup, Results  # noqa: E402
+from harness import Cleanup, Results, run_suite  # noqa: E402
 from natsnode import nats_server_binary  # noqa: E402
 
 SCENARIOS = [
@@ -103,36 +101,9 @@ def main() -> int:
     print(f"jetstream: serve offers {features.describe()}", flush=True)
     if not features.jetstream:
         results.check("run", "the binary has `serve --jetstream`", False, "not in `serve --help`")
-    started = time.monotonic()
-    try:
-        for name, module in SCENARIOS:
-            if name not in chosen or not features.jetstream:
-                continue
-            print(f"== {name}", flush=True)
-            t0 = time.monotonic()
-            try:
-                module.run(Context(binary, args.full, results, cleanup, features))
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # a broken scenario is a failure, and the others still run
-                traceback.print_exc()
-                results.check(name, "scenario ran to its end", False, f"{type(exc).__name__}: {exc}")
-            finally:
-                cleanup.run()
-            print(f"   ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
-    except KeyboardInterrupt as exc:
-        results.check("run", "not interrupted", False, str(exc))
-    finally:
-        cleanup.run()
-    print(f"   (total {time.monotonic() - started:.1f} s)", flush=True)
-    if results.failures:
-        print("failures:")
-        for line in results.failures:
-            print(f"  - {line}")
-    for line in results.skipped:
-        print(f"SKIP {line}")
-    print(f"jetstream: {results.passed} passed, {results.failed} failed", flush=True)
-    return 1 if results.failed else 0
+    units = [(name, module.run) for name, module in SCENARIOS] if features.jetstream else []
+    return run_suite("jetstream", units, chosen, lambda: Context(binary, args.full, results, cleanup, features),
+                     results, cleanup, skip_prefix="SKIP ")
 
 
 if __name__ == "__main__":

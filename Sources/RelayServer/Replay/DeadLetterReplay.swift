@@ -119,23 +119,9 @@ public struct DeadLetterReplay: Sendable {
         var sentLines: [String] = []
         var work: [(entry: DeadLetterEntry, letter: DeadLetter, target: Target)] = []
         for entry in entries {
-            guard let letter = entry.letter, Self.selected(letter, filter) else {
-                summary.skipped += 1
-                continue
+            if let (letter, target) = Self.toSend(entry.letter, filter, rules, dryRun, &summary, report) {
+                work.append((entry, letter, target))
             }
-            summary.selected += 1
-            let deliveryID = letter.deliveryID ?? "-"
-            guard let targetName = letter.target, let target = rules.target(named: targetName) else {
-                summary.unsendable += 1
-                report(.unsendable(deliveryID: deliveryID, target: letter.target))
-                continue
-            }
-            if dryRun {
-                summary.planned += 1
-                report(.wouldSend(deliveryID: deliveryID, target: targetName, url: RedactedURL.redact(target.url)))
-                continue
-            }
-            work.append((entry, letter, target))
         }
         var lastRemoval = ContinuousClock.now
         // Up to `concurrency` lines in flight; results are handled here, one at a time, in completion order.
@@ -212,6 +198,36 @@ public struct DeadLetterReplay: Sendable {
             tls: target.tls
         )
         return try await client.execute(request).status
+    }
+
+    /// The first step of a replay, the same for the file and for JetStream: counts `letter` in `summary` (skipped,
+    /// selected, unsendable, planned), reports it, and returns it with its target when it is to be sent now (selected,
+    /// its target in `rules`, not a dry run).
+    static func toSend(
+        _ letter: DeadLetter?,
+        _ filter: Filter,
+        _ rules: RuleSet,
+        _ dryRun: Bool,
+        _ summary: inout Summary,
+        _ report: (Event) -> Void
+    ) -> (DeadLetter, Target)? {
+        guard let letter, selected(letter, filter) else {
+            summary.skipped += 1
+            return nil
+        }
+        summary.selected += 1
+        let deliveryID = letter.deliveryID ?? "-"
+        guard let targetName = letter.target, let target = rules.target(named: targetName) else {
+            summary.unsendable += 1
+            report(.unsendable(deliveryID: deliveryID, target: letter.target))
+            return nil
+        }
+        if dryRun {
+            summary.planned += 1
+            report(.wouldSend(deliveryID: deliveryID, target: targetName, url: RedactedURL.redact(target.url)))
+            return nil
+        }
+        return (letter, target)
     }
 
     /// Whether `filter` selects `letter` (undecodable input never: it has no target).

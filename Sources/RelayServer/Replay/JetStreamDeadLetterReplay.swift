@@ -57,23 +57,9 @@ public struct JetStreamDeadLetterReplay: Sendable {
         var selected: [(JetStreamDeadLetter, DeadLetter, Target)] = []
         // Read first, then re-queue: what is appended meanwhile is not seen twice.
         try await forEach { entry in
-            guard let letter = entry.letter, DeadLetterReplay.selected(letter, filter) else {
-                summary.skipped += 1
-                return
+            if let (letter, target) = DeadLetterReplay.toSend(entry.letter, filter, rules, dryRun, &summary, report) {
+                selected.append((entry, letter, target))
             }
-            summary.selected += 1
-            let deliveryID = letter.deliveryID ?? "-"
-            guard let name = letter.target, let target = rules.target(named: name) else {
-                summary.unsendable += 1
-                report(.unsendable(deliveryID: deliveryID, target: letter.target))
-                return
-            }
-            if dryRun {
-                summary.planned += 1
-                report(.wouldSend(deliveryID: deliveryID, target: name, url: RedactedURL.redact(target.url)))
-                return
-            }
-            selected.append((entry, letter, target))
         }
         for (entry, letter, target) in selected {
             let now = Timestamp.now()
