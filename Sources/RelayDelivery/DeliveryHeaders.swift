@@ -48,18 +48,9 @@ public enum DeliveryHeaders {
             return PayloadBuilder.cloudEventHeaders(record: record, recordBytes: payload)
         }
         return [
-            ("ce-specversion", "1.0"), ("ce-id", "fnv1a64-" + fnv1a64Hex(payload)), ("ce-source", "bucket-relay"),
+            ("ce-specversion", "1.0"), ("ce-id", "fnv1a64-" + PayloadBuilder.fnv1a64Hex(payload)),
+            ("ce-source", "bucket-relay"),
             ("ce-type", "com.amazonaws.s3.Unknown"),
         ]
-    }
-
-    private static func fnv1a64Hex(_ bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.utf8.count) + hex
     }
 }

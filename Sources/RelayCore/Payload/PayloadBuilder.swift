@@ -166,13 +166,18 @@ public enum PayloadBuilder {
         if let requestID = record.requestID, !requestID.isEmpty, let sequencer = record.sequencer, !sequencer.isEmpty {
             return requestID + "." + sequencer
         }
+        return "fnv1a64-" + fnv1a64Hex(recordSlice(body, record))
+    }
+
+    /// The FNV-1a 64-bit hash of `bytes`, 16 lower-case hex digits.
+    public static func fnv1a64Hex(_ bytes: some Sequence<UInt8>) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in recordSlice(body, record) {
+        for byte in bytes {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
         let hex = String(hash, radix: 16)
-        return "fnv1a64-" + String(repeating: "0", count: 16 - hex.utf8.count) + hex
+        return String(repeating: "0", count: 16 - hex.utf8.count) + hex
     }
 
     private static func recordSlice(_ body: [UInt8], _ record: EventRecord) -> ArraySlice<UInt8> {
