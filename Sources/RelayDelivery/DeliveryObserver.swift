@@ -65,7 +65,8 @@ public struct DeliveryReport: Sendable, Equatable {
 }
 
 extension DeliveryService {
-    /// Hands `delivery`'s outcome to the observer, when one listens; builds nothing otherwise.
+    /// Counts `delivery`'s outcome (``ActivityCounts``) and hands it to the observer, when one listens; builds nothing
+    /// otherwise.
     /// - Parameters:
     ///   - attempt: the attempt number the report carries.
     ///   - outcome: the attempt's answer or transport error; nil when no attempt was made.
@@ -77,6 +78,11 @@ extension DeliveryService {
         _ duration: Duration?,
         _ result: DeliveryReport.Outcome
     ) {
+        switch result {
+        case .delivered: activity.add(.delivered)
+        case .retry: activity.add(.retried)
+        case .deadLetter: activity.add(.deadLettered)
+        }
         guard let observer, observer.isObserving else { return }
         observer.observe(
             DeliveryReport(

@@ -31,6 +31,8 @@ public final class DeliveryService: Service, Sendable {
     public let history = AttemptHistory()
     private let breakerConfiguration: CircuitBreaker.Configuration
     private let pendingNew = Mutex<Set<String>>([])
+    /// Delivery outcomes and (counted by ingress) records since the last activity summary.
+    public let activity = ActivityCounts()
     /// Told each outcome as it is recorded (the live tap); nil: nobody.
     let observer: (any DeliveryObserver)?
     /// The spans of the attempts and the `traceparent` each sends (docs/operations.md, "Tracing").

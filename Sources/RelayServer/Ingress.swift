@@ -135,6 +135,7 @@ public final class Ingress: Sendable {
             }
             metrics.requests(.undecodable)
             metrics.records(.undecodable)
+            delivery.activity.add(.undecodable)
             tap?.publishUndecodable(CollectionOfOne(problem))
             logger.warning(
                 "Dead-lettered a body that is not a routable S3 event",
@@ -177,6 +178,7 @@ public final class Ingress: Sendable {
         }
         metrics.requests(.undecodable)
         metrics.records(.undecodable)
+        delivery.activity.add(.undecodable)
         logger.warning(
             "Dead-lettered a stream message larger than the largest body",
             metadata: ["dead_letter.field": "$", "dead_letter.detail": "\(problem.reason)", "event.source": "stream"]
@@ -200,6 +202,7 @@ public final class Ingress: Sendable {
         }
         metrics.requests(.notJSON)
         metrics.records(.undecodable)
+        delivery.activity.add(.undecodable)
         logger.warning(
             "Dead-lettered a stream message that is not JSON",
             metadata: ["dead_letter.field": "$", "dead_letter.detail": "\(problem.reason)", "event.source": "stream"]
@@ -318,31 +321,29 @@ public final class Ingress: Sendable {
         }
         var duplicates = 0
         var routedCount = 0
-        for (position, record) in decoded.enumerated() {
-            var metadata: Logger.Metadata = [
-                "event.name": "\(LogText.escaped(record.eventName))",
-                "event.bucket": "\(LogText.escaped(record.bucket))",
-                "event.key": "\(LogText.escaped(record.key))",
-            ]
-            if case .stream = source { metadata["event.source"] = "stream" }
+        var spooledCount = 0
+        for position in decoded.indices {
             if duplicate[position] {
                 duplicates += 1
                 metrics.records(.duplicate)
-                logger.info(
-                    "Event resent by its sender, already in the delivery log; not fanned out again",
-                    metadata: metadata
-                )
             } else if matchedTargets[position].isEmpty {
                 routedCount += 1
                 metrics.records(.unmatched)
-                logger.info("Event matched no rule", metadata: metadata)
             } else {
                 routedCount += 1
+                spooledCount += 1
                 metrics.records(.routed)
-                var metadata = metadata
-                metadata["targets"] = "\(matchedTargets[position].joined(separator: ","))"
-                logger.info("Event spooled", metadata: metadata)
             }
+        }
+        let activity = delivery.activity
+        activity.add(.records, decoded.count)
+        activity.add(.spooled, spooledCount)
+        activity.add(.duplicates, duplicates)
+        activity.add(.unmatched, routedCount - spooledCount)
+        activity.add(.undecodable, undecodable.count)
+        // One line per event at debug (the info level has the periodic summary): nothing is built when it is off.
+        if logger.logLevel <= .debug {
+            logDecisions(decoded, duplicate: duplicate, matchedTargets: matchedTargets, source: source)
         }
         for (position, item) in undecodable.enumerated() {
             metrics.records(.undecodable)
@@ -397,6 +398,34 @@ public final class Ingress: Sendable {
         }
         out.append(UInt8(ascii: "}"))
         return IngressResponse(status: 200, body: out)
+    }
+
+    /// The per-event debug lines of one request: spooled (with its targets), matched no rule, or resent.
+    private func logDecisions(
+        _ decoded: [EventRecord],
+        duplicate: [Bool],
+        matchedTargets: [[String]],
+        source: EventSource
+    ) {
+        for (position, record) in decoded.enumerated() {
+            var metadata: Logger.Metadata = [
+                "event.name": "\(LogText.escaped(record.eventName))",
+                "event.bucket": "\(LogText.escaped(record.bucket))",
+                "event.key": "\(LogText.escaped(record.key))",
+            ]
+            if case .stream = source { metadata["event.source"] = "stream" }
+            if duplicate[position] {
+                logger.debug(
+                    "Event resent by its sender, already in the delivery log; not fanned out again",
+                    metadata: metadata
+                )
+            } else if matchedTargets[position].isEmpty {
+                logger.debug("Event matched no rule", metadata: metadata)
+            } else {
+                metadata["targets"] = "\(matchedTargets[position].joined(separator: ","))"
+                logger.debug("Event spooled", metadata: metadata)
+            }
+        }
     }
 
     /// The dead letters of a body's undecodable records: each carries the record's own bytes, at most

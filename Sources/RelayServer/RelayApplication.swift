@@ -236,6 +236,12 @@ public final class Relay: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         // First, so that it stops last: the spans of the final attempts are flushed on a graceful stop.
         if let tracingService { services.append(.init(service: tracingService)) }
+        // Before the delivery log and the delivery service, so that it stops after them: its last line, on a
+        // graceful stop, counts the final deliveries.
+        if let interval = configuration.logSummaryInterval {
+            let summary = ActivitySummary(activity: delivery.activity, interval: interval, logger: logger)
+            services.append(.init(service: summary))
+        }
         services += [
             .init(service: log),
             .init(service: CurlClientService(client: client)),

@@ -47,6 +47,9 @@ public struct RelayConfiguration: Sendable {
     public var instance: String = ProcessInfo.processInfo.hostName
     /// The per-target circuit breaker: threshold and probe intervals (docs/delivery.md, "Circuit breaker").
     public var circuitBreaker = CircuitBreaker.Configuration()
+    /// `--log-summary-interval` / `RELAY_LOG_SUMMARY_INTERVAL`: how often the activity summary is logged at info
+    /// (docs/operations.md, "Logs"); nil: never. Default 60 s.
+    public var logSummaryInterval: Duration? = .seconds(60)
     /// Grace period for a graceful stop: in-flight deliveries get this long before they are left to the spool.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// Request-body bytes held in memory at once across all connections; beyond it new requests get 503.

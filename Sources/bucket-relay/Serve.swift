@@ -111,6 +111,15 @@ struct Serve: AsyncParsableCommand {
     var otlpEndpoint: String?
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
+    @Option(
+        help: ArgumentHelp(
+            "How often to log a summary of what the relay did (records, spooled, delivered, retried, dead-lettered) "
+                + "at info, e.g. 60s; 0 turns it off. Each event is logged at debug (RELAY_LOG_SUMMARY_INTERVAL). "
+                + "Default 60s.",
+            valueName: "duration"
+        )
+    )
+    var logSummaryInterval: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
     var logLevel: String?
 
@@ -318,6 +327,22 @@ struct Serve: AsyncParsableCommand {
                 )
             }
             configuration.instance = instance
+        }
+        if let text = ProcessEnvironment.twin(logSummaryInterval, "LOG_SUMMARY_INTERVAL") {
+            let name = logSummaryInterval != nil ? "--log-summary-interval" : "RELAY_LOG_SUMMARY_INTERVAL"
+            if text == "0" {
+                configuration.logSummaryInterval = nil
+            } else {
+                do {
+                    let interval = try DurationParser.parse(text)
+                    guard interval >= .seconds(1) else {
+                        throw ValidationError("\(name): \(text) is shorter than 1s; use 1s or more, or 0 for none")
+                    }
+                    configuration.logSummaryInterval = interval
+                } catch let error as UnitParseError {
+                    throw ValidationError("\(name): \(error)")
+                }
+            }
         }
         if let host = ProcessEnvironment.twin(host, "HOST") { configuration.host = host }
         if let port {
