@@ -83,8 +83,13 @@ final class BodyDeadlines: Service, Sendable {
                 progress.lastByte.store(Self.nanoseconds(ContinuousClock.now, since: epoch), ordering: .relaxed)
                 guard collected.readableBytes + count <= maxBody else { throw HTTPError(.contentTooLarge) }
                 guard budget.reserve(count, for: reservation) else { throw Busy() }
-                var chunk = chunk
-                collected.writeBuffer(&chunk)
+                if collected.readableBytes == 0 {
+                    // Most bodies come in one chunk: keep it as it is rather than copying it.
+                    collected = chunk
+                } else {
+                    var chunk = chunk
+                    collected.writeBuffer(&chunk)
+                }
             }
             // A read cut by the sweeper may end like a complete body: never hand on a truncated one.
             try Task.checkCancellation()

@@ -65,6 +65,9 @@ extension Spool {
         }
     }
 
+    private static let synchronousFull = "PRAGMA synchronous = FULL"
+    private static let synchronousNormal = "PRAGMA synchronous = NORMAL"
+
     private func commit(_ batch: [Pending], window: WindowState) async {
         let works = batch.map(\.work)
         let probeValue = Int64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds)
@@ -85,21 +88,27 @@ extension Spool {
                 try await pool.writeWithoutTransaction { db in
                     // Set on every commit that carries a promise, so that a failed restore below can never let an
                     // append commit without its fsync: if this fails, the whole batch fails (503, sent again).
-                    try db.execute(sql: needsSync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                    // Prepared once per connection (SQLite parses a statement's text in the thousands of
+                    // instructions): every statement of a commit comes from the statement cache.
+                    try db.cachedStatement(sql: needsSync ? Self.synchronousFull : Self.synchronousNormal).execute()
                     var outcomes: [Outcome] = []
                     outcomes.reserveCapacity(works.count)
                     var window = window
-                    try db.inTransaction(.immediate) {
+                    try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
+                    do {
                         for work in works {
                             outcomes.append(
                                 try Self.apply(work, db: db, probeValue: probeValue, window: &window, resendWindow)
                             )
                         }
-                        return .commit
+                        try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+                    } catch {
+                        if db.isInsideTransaction { try? db.rollback() }
+                        throw error
                     }
                     if !needsSync {
                         do {
-                            try db.execute(sql: "PRAGMA synchronous = FULL")
+                            try db.cachedStatement(sql: Self.synchronousFull).execute()
                         } catch {
                             // Harmless for durability (see above); the next commit sets it again.
                             self.logger.warning(

@@ -72,9 +72,18 @@ public struct TraceParent: Sendable, Hashable, CustomStringConvertible {
 
     /// Random bytes, never all zero.
     private static func randomID(_ count: Int, using generator: inout some RandomNumberGenerator) -> [UInt8] {
+        // Eight bytes per draw: the system generator costs a system call per draw, not per byte.
         var bytes = [UInt8](repeating: 0, count: count)
         repeat {
-            for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+            var index = 0
+            while index < count {
+                var word = generator.next()
+                for _ in 0..<min(8, count - index) {
+                    bytes[index] = UInt8(truncatingIfNeeded: word)
+                    word >>= 8
+                    index += 1
+                }
+            }
         } while !bytes.contains(where: { $0 != 0 })
         return bytes
     }
