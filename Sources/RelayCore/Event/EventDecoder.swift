@@ -240,13 +240,12 @@ public enum EventDecoder {
 
         let rawEventName = try nonEmptyString(eventNameValue, path, "eventName")
         // Bytes, not characters: `s3:` followed by a combining mark does not start with the character `:`.
-        let sentEventName = rawEventName.utf8.starts(with: "s3:".utf8) ? rawEventName : "s3:" + rawEventName
-        let eventName = keys == .versityGateway ? VersityGateway.eventName(sentEventName) : sentEventName
+        let eventName = rawEventName.utf8.starts(with: "s3:".utf8) ? rawEventName : "s3:" + rawEventName
         let eventSource = try optionalString(eventSourceValue, path, "eventSource") ?? ""
 
         let key: String
         if keys == .versityGateway {
-            guard let decoded = VersityGateway.key(rawKey, eventName: sentEventName) else {
+            guard let decoded = VersityGateway.key(rawKey, eventName: eventName) else {
                 throw path.error(
                     "s3.object.key",
                     "not a versitygw key: a '%' not followed by two hex digits, or bytes that are not UTF-8"

@@ -11,8 +11,8 @@
 /// **Keys.** The gateway writes the object part of the request path as the client sent it, percent-encoded as an
 /// URL path (`a%20b+c.txt` is `a b+c.txt`: `+` is a plus, not a space, unlike S3's form encoding), except for its
 /// own `s3:ObjectRemoved:DeleteObjects` records, whose keys come from the request's XML body as they are. Rules see
-/// the decoded name (`key(_:eventName:)`); `s3:ObjectRemoved:DeleteObjects` is matched as `s3:ObjectRemoved:Delete`,
-/// the name AWS and MinIO give each object a DeleteObjects removes.
+/// the decoded name (`key(_:eventName:)`). The event name is kept as sent: `s3:ObjectRemoved:DeleteObjects` (where
+/// AWS and MinIO send `s3:ObjectRemoved:Delete` per object) is in the `s3:ObjectRemoved:*` family.
 enum VersityGateway {
     /// The `s3.configurationId` values versitygw writes (one per kind of sender).
     static let configurationIDs: Set<String> = ["webhook-global", "kafka-global", "nats-global", "rabbitmq-global"]
@@ -31,11 +31,6 @@ enum VersityGateway {
             else { return false }
             return configurationIDs.contains(configurationID)
         }
-    }
-
-    /// The event name rules see for a versitygw record's (normalised, `s3:` form) `eventName`.
-    static func eventName(_ name: String) -> String {
-        name == deleteObjectsEventName ? "s3:ObjectRemoved:Delete" : name
     }
 
     /// How a versitygw key reads: percent-decoded as an URL path, or as it is for `s3:ObjectRemoved:DeleteObjects`
