@@ -244,15 +244,7 @@ public enum EventDecoder {
         let eventSource = try optionalString(eventSourceValue, path, "eventSource") ?? ""
 
         let key: String
-        if keys == .versityGateway {
-            guard let decoded = VersityGateway.key(rawKey, eventName: eventName) else {
-                throw path.error(
-                    "s3.object.key",
-                    "not a versitygw key: a '%' not followed by two hex digits, or bytes that are not UTF-8"
-                )
-            }
-            key = decoded
-        } else if eventSource == "ceph:s3" {
+        if keys == .versityGateway || eventSource == "ceph:s3" {
             key = rawKey
         } else {
             switch formUnescape(rawKey) {
@@ -515,7 +507,7 @@ extension EventDecoder {
     enum KeyDecoding: Equatable {
         /// By each record's `eventSource`: `ceph:s3` as it is, every other source form-unescaped.
         case byEventSource
-        /// versitygw's records (`VersityGateway.key(_:eventName:)`).
+        /// versitygw's records: keys as they are, like `ceph:s3`'s (see `VersityGateway`).
         case versityGateway
     }
 
