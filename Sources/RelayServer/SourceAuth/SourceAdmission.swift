@@ -188,6 +188,19 @@ extension SourceAuthenticator {
                 )
             }
         }
+        if configuration.b2SigningSecret != nil {
+            logger.info("Backblaze B2 bodies need their signature", metadata: ["header": "\(B2Signature.headerName)"])
+        }
+        if let gcs = configuration.gcsPush {
+            logger.info(
+                "Pub/Sub pushes need a Google OIDC token",
+                metadata: [
+                    "gcs.audience": "\(gcs.audience)",
+                    "gcs.service_accounts": "\(gcs.serviceAccounts.joined(separator: ","))",
+                    "gcs.keys": "\(gcs.keysFile ?? gcs.keysURL)",
+                ]
+            )
+        }
         return SourceAuthenticator(
             relayToken: configuration.authToken,
             b2: configuration.b2SigningSecret.map(B2Signature.init(secret:)),
