@@ -118,6 +118,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // RS256 (RSA) for the Google OIDC tokens of Pub/Sub pushes.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -178,7 +180,12 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayServerTests",
-            dependencies: ["RelayServer", "RelayTestSupport", "RelayCore", "RelayLog", "RelaySpool", "RelayDelivery"],
+            dependencies: [
+                "RelayServer", "RelayTestSupport", "RelayCore", "RelayLog", "RelaySpool", "RelayDelivery",
+                // Test keys and tokens for the Pub/Sub push checks.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -103,13 +103,27 @@ public final class Ingress: Sendable {
     ///   but what a resend finds as a duplicate).
     /// - Parameter traceparent: the request's W3C `traceparent` header: an event continues its trace when it is
     ///   valid, and starts a new one otherwise (an invalid one is ignored, never refused).
+    /// - Parameter admission: which bodies the request's credentials admit (a B2 body needs its signature, ...);
+    ///   a body they do not admit is answered 401 before anything of it is stored (docs/security.md).
     public func handle(
         body: [UInt8],
         source: EventSource = .webhook,
-        traceparent: String? = nil
+        traceparent: String? = nil,
+        admission: SourceAdmission = .unrestricted
     ) async -> IngressResponse {
         let metrics = IngressMetrics.Counted(metrics: self.metrics, source: source)
-        switch EventDecoder.decode(body) {
+        let decoded = EventDecoder.decode(body)
+        if let refusal = admission.refusal(for: decoded) {
+            logger.warning(
+                "Refused a body its sender did not authenticate",
+                metadata: [
+                    "http.response.status_code": "\(refusal.status)",
+                    "answer": "\(String(decoding: refusal.body, as: UTF8.self))",
+                ]
+            )
+            return refusal
+        }
+        switch decoded {
         case .empty:
             metrics.requests(.empty)
             return IngressResponse(status: 200, body: Array(#"{"status":"empty"}"#.utf8))

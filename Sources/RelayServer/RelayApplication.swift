@@ -20,6 +20,7 @@ public struct RelayStartError: Error, CustomStringConvertible {
         case dataDirectory = "data_directory"
         case deliveryLog = "delivery_log"
         case transport
+        case sourceAuthentication = "source_authentication"
         case tls
     }
 
@@ -51,6 +52,8 @@ public final class Relay: Sendable {
     /// The live tap's fan-out: `GET /tap` subscribes to it, ingress and delivery publish to it.
     public let tap = TapHub()
     let bodyDeadlines: BodyDeadlines
+    /// The checks of the relay's token and of each source's own proof (B2 signature, Google OIDC token).
+    let sourceAuthenticator: SourceAuthenticator
     /// Plain HTTP/1, or HTTP/1 over TLS with `configuration.tls` (its files read and checked at init).
     let server: HTTPServerBuilder
     let client: CurlClient
@@ -196,6 +199,11 @@ public final class Relay: Sendable {
             observer: tap
         )
         self.bodyDeadlines = BodyDeadlines(timeout: configuration.bodyReadTimeout)
+        self.sourceAuthenticator = try SourceAuthenticator.make(
+            configuration: configuration,
+            client: client,
+            logger: logger
+        )
         let ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger, tracing: tracing, tap: tap)
         self.ingress = ingress
         self.router = events.map { stream in

@@ -63,6 +63,13 @@ public struct RelayConfiguration: Sendable {
     public var bodyReadTimeout: Duration = .seconds(30)
     /// Seconds a client connection may stay without any traffic before it is closed.
     public var idleTimeoutSeconds: Int64 = 30
+    /// `--b2-signing-secret` / `RELAY_B2_SIGNING_SECRET` (or `--b2-signing-secret-file`): Backblaze B2 bodies need
+    /// `X-Bz-Event-Notification-Signature` made with this secret, else 401; a good signature stands in for the
+    /// relay's token. Default none: B2 bodies are admitted like any other, on the relay's token.
+    public var b2SigningSecret: String?
+    /// `--gcs-audience` and its companions: Pub/Sub pushes need a valid Google OIDC token, which stands in for the
+    /// relay's token on them. Default none: pushes are admitted like any other body, on the relay's token.
+    public var gcsPush: GCSPushAuthConfiguration?
     /// The environment used for `${NAME}` expansion in rules.
     public var environment: [String: String] = [:]
 

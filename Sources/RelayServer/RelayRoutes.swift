@@ -26,9 +26,13 @@ enum RelayRoutes {
         let stallTimeout = configuration.bodyStallTimeout
         let traceparentField = HTTPField.Name(EventTracing.traceparentHeader)
 
+        let sourceAuthenticator = relay.sourceAuthenticator
         let receive: @Sendable (Request, RelayRequestContext) async throws -> Response = { request, context in
-            if let expectedToken, !authorized(request, expectedToken) {
-                return unauthorized()
+            // The relay's token, or a source's own proof (docs/security.md, "Who may post").
+            let credentials: SourceAuthenticator.Credentials
+            switch await sourceAuthenticator.authenticate(request.headers) {
+            case .refused(let refusal): return respond(refusal)
+            case .proceed(let proved): credentials = proved
             }
             let length = request.headers[.contentLength].flatMap { Int($0) }
             if let length, length > maxBody {
@@ -68,7 +72,11 @@ enum RelayRoutes {
 
             let body = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
             return respond(
-                await ingress.handle(body: body, traceparent: traceparentField.flatMap { request.headers[$0] })
+                await ingress.handle(
+                    body: body,
+                    traceparent: traceparentField.flatMap { request.headers[$0] },
+                    admission: sourceAuthenticator.admission(credentials, body: body)
+                )
             )
         }
         router.post("/minio-event", use: receive)

@@ -82,7 +82,7 @@ struct Match: ParsableCommand {
 
     /// Which sender a record came from, for people: the shape of the body and, for records, their `eventSource`.
     static func sourceName(record: EventRecord, origin: DecodedEvents.Origin) -> String {
-        if origin == .eventBridge { return "eventbridge" }
+        if origin != .records { return origin.rawValue }
         switch record.eventSource {
         case "minio:s3": return "minio"
         case "aws:s3": return "aws"

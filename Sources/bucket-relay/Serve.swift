@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
             RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_TLS_CERT, RELAY_TLS_KEY, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST, \
-            RELAY_OTLP_ENDPOINT, RELAY_JETSTREAM_SUBJECT, RELAY_INSTANCE); \
+            RELAY_OTLP_ENDPOINT, RELAY_JETSTREAM_SUBJECT, RELAY_INSTANCE, RELAY_B2_SIGNING_SECRET, RELAY_GCS_AUDIENCE, ...); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -109,6 +109,7 @@ struct Serve: AsyncParsableCommand {
         )
     )
     var otlpEndpoint: String?
+    @OptionGroup var sources: SourceOptions
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(
@@ -371,6 +372,7 @@ struct Serve: AsyncParsableCommand {
         configuration.rulesPath = rules.path
         configuration.dataDirectory = dataDirectory.path
         configuration.authToken = try resolveToken()
+        try sources.apply(to: &configuration)
         if let token = ProcessEnvironment.twin(adminToken, "ADMIN_TOKEN") {
             guard !token.isEmpty else { throw ValidationError("--admin-token: the token is empty") }
             configuration.adminToken = token

@@ -19,11 +19,12 @@ public struct DecodedEvents: Sendable, Equatable {
     /// event name (`s3:` form) and whose `Key` is the record's bucket, `/` and decoded key, byte for byte: MinIO's
     /// own envelope, which `PayloadBuilder` may forward as received. False for every other body.
     public var envelopeMatchesRecord: Bool
-    /// The body the records' ranges index when it is not the request body: an EventBridge S3 event is translated
-    /// into AWS's `{"Records":[record]}` form (see `EventBridgeEvent`), and payloads are built from that. Nil: the
-    /// request body.
+    /// The body the records' ranges index when it is not the request body: an EventBridge S3 event, a B2 or a GCS
+    /// notification is translated into AWS's `{"Records":[…]}` form (see `EventBridgeEvent`, `B2Event`,
+    /// `GCSPushEvent`), and payloads are built from that. Nil: the request body.
     public var translatedBody: [UInt8]?
-    /// Where the records came from: a webhook body as MinIO, AWS or RGW send it, or an EventBridge event.
+    /// Where the records came from: a webhook body as MinIO, AWS or RGW send it, an EventBridge event, a B2 or GCS
+    /// notification, versitygw records.
     public var origin: Origin = .records
 
     /// The shape a sender used, before any translation.
@@ -32,6 +33,12 @@ public struct DecodedEvents: Sendable, Equatable {
         case records
         /// An Amazon EventBridge event with `"source":"aws.s3"`.
         case eventBridge = "eventbridge"
+        /// A Backblaze B2 event notification body, `{"events":[…]}` (see `B2Event`).
+        case b2
+        /// A Pub/Sub push of a Google Cloud Storage notification (see `GCSPushEvent`).
+        case gcsPush = "gcs"
+        /// versitygw records (see `VersityGateway`).
+        case versityGateway = "versitygw"
     }
 
     /// The bytes `records`' ranges index: `translatedBody`, else `requestBody`.

@@ -35,6 +35,11 @@ public enum EventDecoder {
             )
         }
         if EventBridgeEvent.isEventBridgeS3(root) { return decodeEventBridge(root) }
+        if B2Event.isB2Notification(root) { return decodeB2(root, source: body) }
+        if GCSPushEvent.isPubSubPush(root) { return decodeGCSPush(root) }
+        if VersityGateway.isVersityGateway(root) {
+            return withOrigin(.versityGateway, decode(root: root, keys: .versityGateway))
+        }
         return decode(root: root)
     }
 
@@ -55,6 +60,11 @@ public enum EventDecoder {
 
     /// Decodes a body that was already parsed; record ranges are `root`'s ranges.
     public static func decode(root: JSONValue) -> DecodedBody {
+        decode(root: root, keys: .byEventSource)
+    }
+
+    /// Decodes a parsed body whose keys read as `keys` says.
+    static func decode(root: JSONValue, keys: KeyDecoding) -> DecodedBody {
         guard case .object(let members) = root.kind else {
             return .undecodable(Undecodable(field: "$", reason: "expected an object, found \(root.typeName)"))
         }
@@ -103,7 +113,7 @@ public enum EventDecoder {
             var results: [RecordResult] = []
             results.reserveCapacity(elements.count)
             for (index, element) in elements.enumerated() {
-                results.append(decodeRecord(element, index: index))
+                results.append(decodeRecord(element, index: index, keys: keys))
             }
             guard envelopeEventName != nil else {
                 return .events(DecodedEvents(envelope: .records, records: results))
@@ -118,7 +128,7 @@ public enum EventDecoder {
             return .testEvent(testBucket?.stringValue ?? "")
         }
         if hasS3 && hasEventName {
-            return .events(DecodedEvents(envelope: .bareRecord, records: [decodeRecord(root, index: nil)]))
+            return .events(DecodedEvents(envelope: .bareRecord, records: [decodeRecord(root, index: nil, keys: keys)]))
         }
         return .undecodable(Undecodable(field: "Records", reason: "missing; expected an array of event records"))
     }
@@ -150,9 +160,9 @@ public enum EventDecoder {
             && keyBytes.dropFirst(bucket.count + 1).elementsEqual(objectKey)
     }
 
-    static func decodeRecord(_ value: JSONValue, index: Int?) -> RecordResult {
+    static func decodeRecord(_ value: JSONValue, index: Int?, keys: KeyDecoding = .byEventSource) -> RecordResult {
         do throws(Undecodable) {
-            return .record(try record(from: value, path: FieldPath(index: index)))
+            return .record(try record(from: value, path: FieldPath(index: index), keys: keys))
         } catch {
             return .undecodable(index: index ?? 0, error)
         }
@@ -160,7 +170,11 @@ public enum EventDecoder {
 
     // MARK: - One record
 
-    private static func record(from value: JSONValue, path: FieldPath) throws(Undecodable) -> EventRecord {
+    private static func record(
+        from value: JSONValue,
+        path: FieldPath,
+        keys: KeyDecoding
+    ) throws(Undecodable) -> EventRecord {
         guard case .object(let members) = value.kind else {
             throw path.error("", "expected an object, found \(value.typeName)")
         }
@@ -230,7 +244,7 @@ public enum EventDecoder {
         let eventSource = try optionalString(eventSourceValue, path, "eventSource") ?? ""
 
         let key: String
-        if eventSource == "ceph:s3" {
+        if keys == .versityGateway || eventSource == "ceph:s3" {
             key = rawKey
         } else {
             switch formUnescape(rawKey) {
@@ -485,5 +499,61 @@ public enum EventDecoder {
         }
         guard let decoded = String(validating: out, as: UTF8.self) else { return .invalidUTF8 }
         return .unescaped(decoded)
+    }
+}
+
+extension EventDecoder {
+    /// How the records of a body read their keys; decided once per body, never from a key's bytes.
+    enum KeyDecoding: Equatable {
+        /// By each record's `eventSource`: `ceph:s3` as it is, every other source form-unescaped.
+        case byEventSource
+        /// versitygw's records: keys as they are, like `ceph:s3`'s (see `VersityGateway`).
+        case versityGateway
+    }
+
+    /// `body` with `origin` set when it holds events.
+    static func withOrigin(_ origin: DecodedEvents.Origin, _ body: DecodedBody) -> DecodedBody {
+        guard case .events(var events) = body else { return body }
+        events.origin = origin
+        return .events(events)
+    }
+
+    /// A Backblaze B2 body, through its translation into S3 records (`B2Event`): one record per event, an event that
+    /// cannot be routed undecodable (its dead letter the event as B2 sent it), a body of test events a test event.
+    static func decodeB2(_ root: JSONValue, source: UnsafeRawBufferPointer) -> DecodedBody {
+        switch B2Event.translate(root, source: source) {
+        case .testEvent(let bucket):
+            return .testEvent(bucket.isEmpty ? B2Event.testEventType : bucket)
+        case .records(let translated, let problems):
+            guard case .events(var events) = decode(translated) else {
+                return .undecodable(Undecodable(field: "events", reason: "cannot be read as B2 object events"))
+            }
+            for (index, problem) in problems where index < events.records.count {
+                events.records[index] = .undecodable(index: index, problem)
+            }
+            events.translatedBody = translated
+            events.origin = .b2
+            return .events(events)
+        }
+    }
+
+    /// A Pub/Sub push of a Cloud Storage notification, through its translation into an S3 record (`GCSPushEvent`).
+    /// One that cannot be routed is one undecodable record (the dead letter holds the push as received), so that the
+    /// body is still known as a push (`origin` `.gcsPush`).
+    static func decodeGCSPush(_ root: JSONValue) -> DecodedBody {
+        var problem = Undecodable(field: "message", reason: "cannot be read as a Cloud Storage object event")
+        switch GCSPushEvent.translate(root) {
+        case .success(let translated):
+            if case .events(var events) = decode(translated) {
+                events.translatedBody = translated
+                events.origin = .gcsPush
+                return .events(events)
+            }
+        case .failure(let failure):
+            problem = failure
+        }
+        var events = DecodedEvents(envelope: .records, records: [.undecodable(index: 0, problem)])
+        events.origin = .gcsPush
+        return .events(events)
     }
 }

@@ -25,13 +25,15 @@ struct TapEvent: Sendable {
         out.append(contentsOf: Array("\n\n".utf8))
     }
 
-    /// The sender the record came from, by its `eventSource`: `minio`, `aws`, `rgw`; for a record without one, `minio`
+    /// The sender the record came from, by its `eventSource`: `minio`, `aws`, `rgw`, `b2`, `gcs`; for a record without one, `minio`
     /// in MinIO's envelope and `unknown` otherwise; `other` for any other source.
     static func source(_ record: EventRecord, envelope: DecodedEvents.Envelope) -> String {
         switch record.eventSource {
         case "minio:s3": "minio"
         case "aws:s3": "aws"
         case "ceph:s3": "rgw"
+        case B2Event.eventSource: "b2"
+        case GCSPushEvent.eventSource: "gcs"
         case "": envelope == .minio ? "minio" : "unknown"
         default: "other"
         }
