@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // X.509 certificates: the key of an SNS signing certificate (already built for swift-otel's dependencies).
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         // Tracing API for our spans; only the `serve --otlp-endpoint` bootstrap touches OTel. OTLP/HTTP only:
         // the gRPC trait would pull grpc-swift.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.2"),
@@ -118,6 +121,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -178,7 +184,13 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayServerTests",
-            dependencies: ["RelayServer", "RelayTestSupport", "RelayCore", "RelayLog", "RelaySpool", "RelayDelivery"],
+            dependencies: [
+                "RelayServer", "RelayTestSupport", "RelayCore", "RelayLog", "RelaySpool", "RelayDelivery",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

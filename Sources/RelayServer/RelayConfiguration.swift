@@ -60,6 +60,8 @@ public struct RelayConfiguration: Sendable {
     public var bodyReadTimeout: Duration = .seconds(30)
     /// Seconds a client connection may stay without any traffic before it is closed.
     public var idleTimeoutSeconds: Int64 = 30
+    /// `--sns-topic-arn`, `--sns-ca`, `--sns-cert-host`: the SNS subscriptions accepted (docs/interface.md).
+    public var sns = SNSConfiguration()
     /// The environment used for `${NAME}` expansion in rules.
     public var environment: [String: String] = [:]
 

@@ -23,7 +23,8 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
             RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_TLS_CERT, RELAY_TLS_KEY, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST, \
-            RELAY_OTLP_ENDPOINT, RELAY_JETSTREAM_SUBJECT, RELAY_INSTANCE); \
+            RELAY_OTLP_ENDPOINT, RELAY_JETSTREAM_SUBJECT, RELAY_INSTANCE, RELAY_SNS_TOPIC_ARN, RELAY_SNS_CA, \
+            RELAY_SNS_CERT_HOST); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -109,6 +110,7 @@ struct Serve: AsyncParsableCommand {
         )
     )
     var otlpEndpoint: String?
+    @OptionGroup(title: "SNS subscriptions") var sns: SNSOptions
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (RELAY_LOG_LEVEL). Default info.")
@@ -346,6 +348,7 @@ struct Serve: AsyncParsableCommand {
         configuration.rulesPath = rules.path
         configuration.dataDirectory = dataDirectory.path
         configuration.authToken = try resolveToken()
+        configuration.sns = try sns.configuration()
         if let token = ProcessEnvironment.twin(adminToken, "ADMIN_TOKEN") {
             guard !token.isEmpty else { throw ValidationError("--admin-token: the token is empty") }
             configuration.adminToken = token
