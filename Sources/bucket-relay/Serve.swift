@@ -35,7 +35,9 @@ struct Serve: AsyncParsableCommand {
     var port: Int?
     @OptionGroup var rules: RulesOptions
     @OptionGroup var dataDirectory: DataDirectoryOptions
-    @Option(help: "Require Authorization: Bearer TOKEN (RELAY_AUTH_TOKEN). Default none.")
+    @Option(
+        help: "Require Authorization: Bearer TOKEN, or Basic with TOKEN as password (RELAY_AUTH_TOKEN). Default none."
+    )
     var authToken: String?
     @Option(
         help: ArgumentHelp(

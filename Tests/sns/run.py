@@ -53,10 +53,11 @@ def openssl(*args: str, cwd: str, data: bytes | None = None) -> bytes:
 
 def make_pki(directory: str) -> None:
     """ca.pem/ca.key, server.pem/server.key (127.0.0.1, signed by the CA) and signing.pem/signing.key (SNS's
-    signing certificate stand-in, signed by the CA too)."""
+    signing certificate stand-in, signed by the CA too); stranger-ca.pem, which signed nothing here."""
     os.makedirs(directory, exist_ok=True)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bucket-relay sns test ca",
-            "-keyout", "ca.key", "-out", "ca.pem", cwd=directory)
+    for ca in ("ca", "stranger-ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=bucket-relay sns {ca}",
+                "-keyout", f"{ca}.key", "-out", f"{ca}.pem", cwd=directory)
     with open(os.path.join(directory, "server.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
     for name, subject, ext in (("server", "/CN=127.0.0.1", ["-extfile", "server.ext"]),
@@ -436,6 +437,22 @@ def subscription(ctx: Context) -> None:
         results.check(name, "without --sns-topic-arn every confirmation is refused (403, nothing fetched)",
                       status == 403 and sns.confirmations(token) == 0, f"{status} {answer}")
         third.stop()
+
+    # --- TLS to the stand-in is verified: trusting another CA, the certificate cannot be fetched (503, SNS retries).
+    fourth = Relay(ctx.binary, ctx.cleanup, rules_dir, os.path.join(tmp, "data5"), os.path.join(tmp, "relay5.log"),
+                   extra=["--sns-topic-arn", ALLOWED_TOO, "--sns-ca", os.path.join(pki, "stranger-ca.pem"),
+                          "--sns-cert-host", f"127.0.0.1:{sns.port}"])
+    fourth.start()
+    if results.check(name, "a relay trusting another CA starts", fourth.wait_healthy(30),
+                     on_fail=fourth.log_tail(10)):
+        before = sns.count()
+        envelope, token = confirmation(ALLOWED_TOO, sns.base)
+        status, headers, answer = post(fourth.port, envelope_bytes(signer.sign(envelope, "2")),
+                                       "SubscriptionConfirmation", auth=None)
+        results.check(name, "a stand-in whose TLS certificate is not trusted: 503 + Retry-After, nothing confirmed",
+                      status == 503 and headers.get("retry-after") == "5" and sns.count() == before
+                      and sns.confirmations(token) == 0, f"{status} {answer}")
+        fourth.stop()
 
     # --- Flags checked at start.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
