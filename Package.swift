@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // X.509 certificates: the key of an SNS signing certificate (already built for swift-otel's dependencies).
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         // Tracing API for our spans; only the `serve --otlp-endpoint` bootstrap touches OTel. OTLP/HTTP only:
         // the gRPC trait would pull grpc-swift.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.2"),
@@ -120,6 +123,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 // RS256 (RSA) for the Google OIDC tokens of Pub/Sub pushes.
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                // X.509 certificates and their RSA keys for SNS signatures.
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -185,6 +191,9 @@ let package = Package(
                 // Test keys and tokens for the Pub/Sub push checks.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                // X.509 certificates and their RSA keys for SNS signatures.
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),

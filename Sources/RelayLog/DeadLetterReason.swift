@@ -12,4 +12,9 @@ public enum DeadLetterReason: String, Sendable, Hashable, Codable, CaseIterable 
     case unknownTarget = "unknown_target"
     /// The rest of one request's undecodable records, beyond the per-request cap, counted in one line.
     case undecodableOverflow = "undecodable_overflow"
+    /// An SNS notification whose signature does not verify (or cannot be checked: a signed field missing, a
+    /// certificate URL off SNS's hosts); never routed (docs/security.md, "SNS signatures").
+    case badSignature = "bad_signature"
+    /// An SNS notification from a topic that `--sns-topic-arn` does not allow; never routed, its signature unchecked.
+    case snsTopicNotAllowed = "sns_topic_not_allowed"
 }

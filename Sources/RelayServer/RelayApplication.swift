@@ -46,6 +46,8 @@ public final class Relay: Sendable {
     public let log: any DeliveryLog & Service
     public let delivery: DeliveryService
     public let ingress: Ingress
+    /// SNS HTTP(S) subscriptions: confirmations, signed notifications (docs/interface.md, "AWS S3 through SNS").
+    public let sns: SNSIngress
     /// In JetStream mode, the router of the events stream (MinIO's `notify_nats` with `jetstream` on); nil with the
     /// SQLite spool.
     public let router: EventRouter?
@@ -206,6 +208,13 @@ public final class Relay: Sendable {
         )
         let ingress = Ingress(rules: rules, log: log, delivery: delivery, logger: logger, tracing: tracing, tap: tap)
         self.ingress = ingress
+        self.sns = SNSIngress(
+            configuration: configuration.sns,
+            client: client,
+            ingress: ingress,
+            log: log,
+            logger: logger
+        )
         self.router = events.map { stream in
             EventRouter(
                 stream: stream,

@@ -70,6 +70,8 @@ public struct RelayConfiguration: Sendable {
     /// `--gcs-audience` and its companions: Pub/Sub pushes need a valid Google OIDC token, which stands in for the
     /// relay's token on them. Default none: pushes are admitted like any other body, on the relay's token.
     public var gcsPush: GCSPushAuthConfiguration?
+    /// `--sns-topic-arn`, `--sns-ca`, `--sns-cert-host`: the SNS subscriptions accepted (docs/interface.md).
+    public var sns = SNSConfiguration()
     /// The environment used for `${NAME}` expansion in rules.
     public var environment: [String: String] = [:]
 

@@ -25,13 +25,21 @@ enum RelayRoutes {
         let deadlines = relay.bodyDeadlines
         let stallTimeout = configuration.bodyStallTimeout
         let traceparentField = HTTPField.Name(EventTracing.traceparentHeader)
+        let sns = relay.sns
+        let snsMessageTypeField = HTTPField.Name(SNSMessage.messageTypeHeader)
 
         let sourceAuthenticator = relay.sourceAuthenticator
         let receive: @Sendable (Request, RelayRequestContext) async throws -> Response = { request, context in
             // The relay's token, or a source's own proof (docs/security.md, "Who may post").
             let credentials: SourceAuthenticator.Credentials
             switch await sourceAuthenticator.authenticate(request.headers) {
-            case .refused(let refusal): return respond(refusal)
+            case .refused(let refusal):
+                var response = respond(refusal)
+                // SNS sends the credentials of its subscription URL only after a challenge.
+                if refusal.status == 401 {
+                    response.headers.append(HTTPField(name: .wwwAuthenticate, value: basicChallenge))
+                }
+                return response
             case .proceed(let proved): credentials = proved
             }
             let length = request.headers[.contentLength].flatMap { Int($0) }
@@ -71,10 +79,16 @@ enum RelayRoutes {
             }
 
             let body = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
+            let traceparent = traceparentField.flatMap { request.headers[$0] }
+            // An SNS envelope is verified and handled on its own; anything else (raw message delivery too) is routed.
+            let messageType = snsMessageTypeField.flatMap { request.headers[$0] }
+            if let answer = await sns.handle(body: body, messageType: messageType, traceparent: traceparent) {
+                return respond(answer)
+            }
             return respond(
                 await ingress.handle(
                     body: body,
-                    traceparent: traceparentField.flatMap { request.headers[$0] },
+                    traceparent: traceparent,
                     admission: sourceAuthenticator.admission(credentials, body: body)
                 )
             )
@@ -161,14 +175,24 @@ enum RelayRoutes {
         )
     }
 
-    /// True when the request carries `Authorization: Bearer TOKEN` with the expected token.
+    /// True when the request carries `Authorization: Bearer TOKEN` with the expected token, or HTTP Basic with it as
+    /// the password (what an SNS subscription URL `https://relay:TOKEN@host/` sends; docs/security.md).
     static func authorized(_ request: Request, _ token: String) -> Bool {
         guard let given = request.headers[.authorization] else { return false }
-        return bearerMatches(given, token)
+        return bearerMatches(given, token) || basicMatches(given, token)
     }
 
     static func unauthorized() -> Response {
-        respond(.error(401, "unauthorized", "send Authorization: Bearer TOKEN (the relay's --auth-token)"))
+        var response = respond(
+            .error(
+                401,
+                "unauthorized",
+                "send Authorization: Bearer TOKEN (the relay's --auth-token), or Basic with the token as the password"
+            )
+        )
+        // SNS sends the credentials of its subscription URL only after a challenge.
+        response.headers.append(HTTPField(name: .wwwAuthenticate, value: basicChallenge))
+        return response
     }
 
     /// `response` with `Connection: close`, the connection closed once it is written: after a body that was cut

@@ -23,7 +23,8 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Every flag has an environment twin RELAY_<FLAG> (RELAY_PORT, RELAY_RULES, RELAY_DATA_DIR, \
             RELAY_AUTH_TOKEN, RELAY_AUTH_TOKEN_FILE, RELAY_ADMIN_TOKEN, RELAY_METRICS_AUTH, RELAY_MAX_BODY, RELAY_SPOOL_MAX, RELAY_TLS_CERT, RELAY_TLS_KEY, RELAY_LOG_FORMAT, RELAY_LOG_LEVEL, RELAY_HOST, \
-            RELAY_OTLP_ENDPOINT, RELAY_JETSTREAM_SUBJECT, RELAY_INSTANCE, RELAY_B2_SIGNING_SECRET, RELAY_GCS_AUDIENCE, ...); \
+            RELAY_OTLP_ENDPOINT, RELAY_JETSTREAM_SUBJECT, RELAY_INSTANCE, RELAY_SNS_TOPIC_ARN, RELAY_SNS_CA, \
+            RELAY_SNS_CERT_HOST, RELAY_B2_SIGNING_SECRET, RELAY_GCS_AUDIENCE, ...); \
             a flag beats its twin. SIGHUP reloads the rules; SIGTERM/SIGINT stop gracefully.
             """
     )
@@ -34,7 +35,9 @@ struct Serve: AsyncParsableCommand {
     var port: Int?
     @OptionGroup var rules: RulesOptions
     @OptionGroup var dataDirectory: DataDirectoryOptions
-    @Option(help: "Require Authorization: Bearer TOKEN (RELAY_AUTH_TOKEN). Default none.")
+    @Option(
+        help: "Require Authorization: Bearer TOKEN, or Basic with TOKEN as password (RELAY_AUTH_TOKEN). Default none."
+    )
     var authToken: String?
     @Option(
         help: ArgumentHelp(
@@ -110,6 +113,7 @@ struct Serve: AsyncParsableCommand {
     )
     var otlpEndpoint: String?
     @OptionGroup var sources: SourceOptions
+    @OptionGroup(title: "SNS subscriptions") var sns: SNSOptions
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
     @Option(
@@ -373,6 +377,7 @@ struct Serve: AsyncParsableCommand {
         configuration.dataDirectory = dataDirectory.path
         configuration.authToken = try resolveToken()
         try sources.apply(to: &configuration)
+        configuration.sns = try sns.configuration()
         if let token = ProcessEnvironment.twin(adminToken, "ADMIN_TOKEN") {
             guard !token.isEmpty else { throw ValidationError("--admin-token: the token is empty") }
             configuration.adminToken = token

@@ -114,7 +114,11 @@ struct SourceAuthenticator: Sendable {
         let bearer = headers[.authorization].flatMap(Self.bearerToken)
         var credentials = Credentials(relayAuthenticated: true, b2Header: nil, googleVerified: false)
         if let relayToken {
-            credentials.relayAuthenticated = bearer.map { RelayRoutes.constantTimeEqual($0, relayToken) } ?? false
+            // Bearer, or HTTP Basic with the token as the password (an SNS subscription URL's credentials).
+            credentials.relayAuthenticated =
+                headers[.authorization].map {
+                    RelayRoutes.bearerMatches($0, relayToken) || RelayRoutes.basicMatches($0, relayToken)
+                } ?? false
         }
         if b2 != nil, let name = Self.b2HeaderName, let value = headers[name] {
             credentials.b2Header = value
@@ -134,7 +138,13 @@ struct SourceAuthenticator: Sendable {
             credentials.googleVerified = true
         }
         if !credentials.relayAuthenticated && credentials.b2Header == nil && !credentials.googleVerified {
-            return .refused(.error(401, "unauthorized", "send Authorization: Bearer TOKEN (the relay's --auth-token)"))
+            return .refused(
+                .error(
+                    401,
+                    "unauthorized",
+                    "send Authorization: Bearer TOKEN (the relay's --auth-token), or Basic with the token as the password"
+                )
+            )
         }
         return .proceed(credentials)
     }
