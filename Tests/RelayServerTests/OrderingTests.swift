@@ -223,4 +223,33 @@ struct OrderingTests {
             }
         }
     }
+
+    /// Deliveries of an ordered target that left the rules are dead-lettered (`unknown_target`) key by key, one pass
+    /// after the other, not one per 30-second pass.
+    @Test func anOrderedTargetRemovedFromTheRulesIsDeadLetteredKeyByKeyInOrder() async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let data = root + "/data"
+        try await Receiver.withReceiver { _, _ in
+            ReceiverResponse(status: 503, headers: [(name: "Retry-After", value: "600")])
+        } _: { receiver in
+            let rules = Self.rules([
+                (name: "ordered", url: receiver.url(path: "/ordered"), extra: #", "ordering": "key""#)
+            ])
+            try await TestRelay.with(rules: rules, dataDirectory: data) { relay in
+                let records = [0x10, 0x20, 0x30].map { Self.record(key: "doc.txt", sequencer: $0) }
+                #expect(try await relay.post(Self.body(records)).status == 200)
+                _ = try await receiver.waitForRequests(count: 1, path: "/ordered")
+            }
+        }
+        let other = Self.rules([(name: "other", url: "http://127.0.0.1:1/", extra: "")])
+        try await TestRelay.with(rules: other, dataDirectory: data) { relay in
+            let letters = try await relay.waitForDeadLetters(count: 3, timeout: .seconds(10))
+            #expect(letters.map(\.reason) == [.unknownTarget, .unknownTarget, .unknownTarget])
+            let sequencers = letters.compactMap { letter -> String? in
+                ["10", "20", "30"].first { letter.payload.contains(#""sequencer":"\#($0)""#) }
+            }
+            #expect(sequencers == ["10", "20", "30"])
+        }
+    }
 }
