@@ -175,12 +175,18 @@ public final class DeliveryService: Service, Sendable {
 
     /// One target's loop: claim due deliveries up to the target's `maxInFlight` (one while probing), attempt each in
     /// a child task, sleep until the next is due or a wake-up arrives.
+    ///
+    /// With ordered deliveries (docs/delivery.md, "Ordering") the log hands out only each key's head while no
+    /// delivery of that key is in flight, and `nextDue` counts only those: a backlog queued behind in-flight heads
+    /// lets the worker sleep, and each settled attempt wakes it (``settle(_:)``) to claim its key's next delivery.
     private func runWorker(_ worker: TargetWorker) async {
         await withDiscardingTaskGroup { group in
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 var sleep = Self.idleWait
                 guard let target = targets(worker.name) else {
-                    if await deadLetterOrphans(worker) < Self.orphanBatch {
+                    // A pass short of a batch may still leave work: of ordered deliveries, a claim hands out one per
+                    // key, and the next of a key only once the one before it is dead-lettered.
+                    if await deadLetterOrphans(worker) == 0 {
                         await worker.signal.wait(timeout: .seconds(30))
                     }
                     continue

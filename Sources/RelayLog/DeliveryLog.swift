@@ -32,12 +32,14 @@ public protocol DeliveryLog: Sendable {
 
     /// Claims up to `limit` deliveries of `target` due at `now` (earliest due first), which no one else holds.
     ///
-    /// A claimed delivery is handed to no other claim until the caller records its outcome or releases it.
+    /// A claimed delivery is handed to no other claim until the caller records its outcome or releases it. When the
+    /// log ``ordersByKey``, a delivery with an ``NewDelivery/ordering`` is handed out only while it is its key's head
+    /// (the lowest position among the key's pending deliveries, due or not) and no delivery of its key is claimed.
     /// - Returns: At most `limit` deliveries; none when `limit` is 0 or less.
     /// - Throws: ``DeliveryLogError``, `CancellationError`.
     func claim(target: String, now: Timestamp, limit: Int) async throws -> [PendingDelivery]
 
-    /// When the earliest unclaimed delivery of `target` is due; `nil` when there is none.
+    /// When the earliest unclaimed delivery of `target` that a claim could hand out is due; `nil` when there is none.
     /// - Throws: ``DeliveryLogError``, `CancellationError`.
     func nextDue(target: String) async throws -> Timestamp?
 
@@ -79,6 +81,10 @@ public protocol DeliveryLog: Sendable {
     /// When the oldest pending delivery of `target` (claimed ones included) was created; `nil` when it has none.
     /// - Throws: ``DeliveryLogError``, `CancellationError`.
     func oldestPending(target: String) async throws -> Timestamp?
+
+    /// Whether claims keep the order of ``NewDelivery/ordering`` (docs/delivery.md, "Ordering"); a log that does not
+    /// hands ordered deliveries out as any other. Default `false`.
+    var ordersByKey: Bool { get }
 
     /// Pending deliveries, their bytes and the resend identities held, committed.
     var totals: DeliveryLogTotals { get }

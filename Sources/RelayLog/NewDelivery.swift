@@ -18,8 +18,12 @@ public struct NewDelivery: Sendable, Equatable {
     /// The W3C `traceparent` of the event's trace that each attempt continues (its parent span is the event's
     /// `spool` span), `nil` for deliveries stored without one (docs/operations.md, "Tracing").
     public var traceparent: String?
+    /// For a target with `ordering: "key"`: the delivery's object and its place among that object's deliveries,
+    /// which the log hands out one at a time in that order; `nil` (the default) for a delivery with no order
+    /// (docs/delivery.md, "Ordering").
+    public var ordering: DeliveryOrdering?
 
-    /// Creates a delivery; `nextAttemptAt` defaults to `createdAt`, `traceparent` to none.
+    /// Creates a delivery; `nextAttemptAt` defaults to `createdAt`, `traceparent` and `ordering` to none.
     public init(
         deliveryID: String,
         target: String,
@@ -27,7 +31,8 @@ public struct NewDelivery: Sendable, Equatable {
         payload: [UInt8],
         createdAt: Timestamp,
         nextAttemptAt: Timestamp? = nil,
-        traceparent: String? = nil
+        traceparent: String? = nil,
+        ordering: DeliveryOrdering? = nil
     ) {
         self.deliveryID = deliveryID
         self.target = target
@@ -36,5 +41,6 @@ public struct NewDelivery: Sendable, Equatable {
         self.createdAt = createdAt
         self.nextAttemptAt = nextAttemptAt ?? createdAt
         self.traceparent = traceparent
+        self.ordering = ordering
     }
 }

@@ -28,6 +28,8 @@ public struct PendingDelivery: Sendable, Equatable {
     public var createdAt: Timestamp
     /// The W3C `traceparent` stored with the delivery (``NewDelivery/traceparent``), `nil` if none.
     public var traceparent: String?
+    /// The ordering stored with the delivery (``NewDelivery/ordering``), `nil` if none.
+    public var ordering: DeliveryOrdering?
 
     /// Creates a value; logs make these, tests may too.
     public init(
@@ -41,7 +43,8 @@ public struct PendingDelivery: Sendable, Equatable {
         lastStatus: Int?,
         lastError: String?,
         createdAt: Timestamp,
-        traceparent: String? = nil
+        traceparent: String? = nil,
+        ordering: DeliveryOrdering? = nil
     ) {
         self.sequence = sequence
         self.deliveryID = deliveryID
@@ -54,5 +57,6 @@ public struct PendingDelivery: Sendable, Equatable {
         self.lastError = lastError
         self.createdAt = createdAt
         self.traceparent = traceparent
+        self.ordering = ordering
     }
 }

@@ -268,7 +268,8 @@ public final class Ingress: Sendable {
                             target: target.name,
                             rule: match.rule,
                             payload: payload,
-                            createdAt: createdAt
+                            createdAt: createdAt,
+                            ordering: target.ordering == .key ? DeliveryOrdering.of(record, arrival: createdAt) : nil
                         )
                     )
                     names.append(target.name)

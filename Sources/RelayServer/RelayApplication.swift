@@ -184,6 +184,7 @@ public final class Relay: Sendable {
             }
         }
         self.configuration = configuration
+        Self.warnAboutUnkeptOrdering(rules: rules.current, log: log, logger: logger)
         do {
             self.client = try CurlClient()
         } catch {
@@ -288,5 +289,19 @@ public final class Relay: Sendable {
     public func triggerGracefulShutdown() async {
         let group = serviceGroup.withLock { $0 }
         await group?.triggerGracefulShutdown()
+    }
+}
+
+extension Relay {
+    /// A target with `ordering: "key"` on a delivery log that does not keep it (JetStream): said at start, once per
+    /// target, since its deliveries then go in parallel (docs/delivery.md, "Ordering").
+    static func warnAboutUnkeptOrdering(rules: RuleSet, log: any DeliveryLog, logger: Logger) {
+        guard !log.ordersByKey else { return }
+        for target in rules.targets where target.ordering == .key {
+            logger.warning(
+                "Target asks for ordering by key, which this delivery log does not keep; its deliveries go in parallel",
+                metadata: ["target.name": "\(target.name)", "delivery_log": "\(log)"]
+            )
+        }
     }
 }

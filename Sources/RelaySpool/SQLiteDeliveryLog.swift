@@ -18,7 +18,14 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
     public let spool: Spool
     /// The dead-letter file.
     public let deadLetters: DeadLetterFile
-    private let claimed = Mutex<[String: Set<Int64>]>([:])
+    private let claimed = Mutex<[String: Claims]>([:])
+
+    /// One target's claimed rows, and the ordering keys of those that carry one (docs/delivery.md, "Ordering").
+    private struct Claims {
+        var rows: Set<Int64> = []
+        var keys: Set<String> = []
+        var isEmpty: Bool { rows.isEmpty }
+    }
 
     /// Opens (creating if missing) `<directory>/spool.sqlite` and `<directory>/dead-letter.jsonl`.
     ///
@@ -59,15 +66,26 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
 
     public func claim(target: String, now: Timestamp, limit: Int) async throws -> [PendingDelivery] {
         guard limit > 0 else { return [] }
-        let excluding = claimed.withLock { $0[target] ?? [] }
-        let rows = try await spool.due(target: target, now: now, limit: limit, excluding: excluding)
+        let excluding = claimed.withLock { $0[target] ?? Claims() }
+        let rows = try await spool.due(
+            target: target,
+            now: now,
+            limit: limit,
+            excluding: excluding.rows,
+            excludingKeys: excluding.keys
+        )
         guard !rows.isEmpty else { return [] }
-        // Two claims of one target may race: keep only the rows nobody took in between.
+        // Two claims of one target may race: keep only the rows nobody took in between, and at most one row per
+        // ordering key (a key's head can change in between, when a lower position arrives).
         return claimed.withLock { claimed in
-            var held = claimed[target] ?? []
+            var held = claimed[target] ?? Claims()
             var taken: [PendingDelivery] = []
             taken.reserveCapacity(rows.count)
-            for row in rows where held.insert(row.sequence).inserted {
+            for row in rows where !held.rows.contains(row.sequence) {
+                if let key = row.ordering?.key {
+                    guard held.keys.insert(key).inserted else { continue }
+                }
+                held.rows.insert(row.sequence)
                 taken.append(row)
             }
             claimed[target] = held
@@ -76,8 +94,12 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
     }
 
     public func nextDue(target: String) async throws -> Timestamp? {
-        let excluding = claimed.withLock { $0[target] ?? [] }
-        return try await spool.nextAttemptTime(target: target, excluding: excluding)
+        let excluding = claimed.withLock { $0[target] ?? Claims() }
+        return try await spool.nextAttemptTime(
+            target: target,
+            excluding: excluding.rows,
+            excludingKeys: excluding.keys
+        )
     }
 
     public func delivered(_ delivery: PendingDelivery) async throws {
@@ -120,8 +142,9 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
 
     public func release(_ delivery: PendingDelivery) {
         claimed.withLock { claimed in
-            _ = claimed[delivery.target]?.remove(delivery.sequence)
-            if claimed[delivery.target]?.isEmpty == true { claimed[delivery.target] = nil }
+            guard var held = claimed[delivery.target], held.rows.remove(delivery.sequence) != nil else { return }
+            if let key = delivery.ordering?.key { held.keys.remove(key) }
+            claimed[delivery.target] = held.isEmpty ? nil : held
         }
     }
 
@@ -136,6 +159,10 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
     public func oldestPending(target: String) async throws -> Timestamp? {
         try await spool.oldestPending(target: target)
     }
+
+    /// Ordered deliveries (``NewDelivery/ordering``) are handed out one per key, in order (docs/delivery.md,
+    /// "Ordering").
+    public var ordersByKey: Bool { true }
 
     public var totals: DeliveryLogTotals {
         DeliveryLogTotals(

@@ -230,6 +230,9 @@ extension Spool {
                         delivery.traceparent,
                     ])
                     rowIDs.append(db.lastInsertedRowID)
+                    if let ordering = delivery.ordering {
+                        try placeOrdered(db: db, rowID: db.lastInsertedRowID, target: delivery.target, ordering)
+                    }
                     count += 1
                     bytes += Int64(delivery.payload.count)
                 }
@@ -240,10 +243,17 @@ extension Spool {
             let statement = try db.cachedStatement(sql: SpoolSchema.deleteDelivery)
             var count = 0
             var bytes: Int64 = 0
-            let cursor = try Int64.fetchCursor(statement, arguments: [rowID])
-            while let length = try cursor.next() {
+            let cursor = try Row.fetchCursor(statement, arguments: [rowID])
+            var heads: [(target: String, key: String)] = []
+            while let row = try cursor.next() {
                 count += 1
-                bytes += length
+                bytes += try row.decode(Int64.self, atIndex: 0)
+                if let key = try row.decode(String?.self, atIndex: 2), try row.decode(Int.self, atIndex: 3) == 0 {
+                    heads.append((try row.decode(String.self, atIndex: 1), key))
+                }
+            }
+            for head in heads {
+                try promoteOrderedHead(db: db, target: head.target, key: head.key)
             }
             return .deleted(count: count, bytes: bytes)
         case .update(let reschedule):

@@ -23,7 +23,7 @@ import Synchronization
 /// A failed transaction (disk full, I/O error) fails every call of that group commit with the same error; nothing
 /// of it is written.
 ///
-/// Reads (``due(target:now:limit:excluding:)``, ``nextAttemptTime(target:excluding:)``, ``pendingTargets()``) run
+/// Reads (``due(target:now:limit:excluding:excludingKeys:)``, ``nextAttemptTime(target:excluding:excludingKeys:)``, ``pendingTargets()``) run
 /// on WAL reader connections concurrently with the writer and see committed rows only. No read loads all pending
 /// rows: the backlog stays on disk.
 ///
@@ -190,7 +190,8 @@ public final class Spool: Sendable {
                 lastStatus: nil,
                 lastError: nil,
                 createdAt: delivery.createdAt,
-                traceparent: delivery.traceparent
+                traceparent: delivery.traceparent,
+                ordering: delivery.ordering
             )
         }
     }
@@ -295,17 +296,25 @@ public final class Spool: Sendable {
     // MARK: - Reads
 
     /// Up to `limit` rows of `target` due at `now` (`nextAttemptAt <= now`), earliest `nextAttemptAt` first (then
-    /// oldest row), skipping the rows in `excluding` (rows in flight). Uses the index `(target, next_attempt_at)`;
-    /// reads at most `limit + excluding.count` rows.
+    /// oldest row), skipping the rows in `excluding` (rows in flight) and, of the ordered rows, all but each key's
+    /// head and the heads of the keys in `excludingKeys` (keys with a delivery in flight; docs/delivery.md,
+    /// "Ordering"). Uses the partial index `deliveries_ready` on `(target, next_attempt_at)`; reads at most
+    /// `limit + excluding.count + excludingKeys.count` rows.
     ///
     /// - Parameters:
     ///   - target: The target name.
     ///   - now: The current time.
     ///   - limit: The most rows to return; 0 or less returns none.
     ///   - excluding: Row ids to skip.
+    ///   - excludingKeys: Ordering keys (``DeliveryOrdering/key``) whose heads to skip.
     /// - Throws: ``SpoolError`` `.io` or `.closed`; `CancellationError` if the task is cancelled.
-    public func due(target: String, now: Timestamp, limit: Int, excluding: Set<Int64>) async throws -> [PendingDelivery]
-    {
+    public func due(
+        target: String,
+        now: Timestamp,
+        limit: Int,
+        excluding: Set<Int64>,
+        excludingKeys: Set<String> = []
+    ) async throws -> [PendingDelivery] {
         guard limit > 0 else { return [] }
         return try await read(operation: "due") { db in
             let statement = try db.cachedStatement(sql: Self.dueSQL)
@@ -314,6 +323,11 @@ public final class Spool: Sendable {
             while let row = try cursor.next() {
                 let rowID = try row.decode(Int64.self, atIndex: 0)
                 if excluding.contains(rowID) { continue }
+                if !excludingKeys.isEmpty, let key = try row.decode(String?.self, atIndex: 11),
+                    excludingKeys.contains(key)
+                {
+                    continue
+                }
                 rows.append(try PendingDelivery(row: row, rowID: rowID))
                 if rows.count >= limit { break }
             }
@@ -321,16 +335,26 @@ public final class Spool: Sendable {
         }
     }
 
-    /// The earliest `nextAttemptAt` of `target`'s rows, skipping the rows in `excluding`; `nil` if there is none.
-    /// Reads the index only.
+    /// The earliest `nextAttemptAt` of `target`'s rows that ``due(target:now:limit:excluding:excludingKeys:)`` could
+    /// hand out, skipping the rows in `excluding` and the heads of the keys in `excludingKeys`; `nil` if there is
+    /// none. Reads the partial index `deliveries_ready`, and each row it passes.
     ///
     /// - Throws: ``SpoolError`` `.io` or `.closed`; `CancellationError` if the task is cancelled.
-    public func nextAttemptTime(target: String, excluding: Set<Int64>) async throws -> Timestamp? {
+    public func nextAttemptTime(
+        target: String,
+        excluding: Set<Int64>,
+        excludingKeys: Set<String> = []
+    ) async throws -> Timestamp? {
         try await read(operation: "nextAttemptTime") { db in
             let statement = try db.cachedStatement(sql: Self.nextAttemptSQL)
             let cursor = try Row.fetchCursor(statement, arguments: [target])
             while let row = try cursor.next() {
                 if excluding.contains(try row.decode(Int64.self, atIndex: 0)) { continue }
+                if !excludingKeys.isEmpty, let key = try row.decode(String?.self, atIndex: 2),
+                    excludingKeys.contains(key)
+                {
+                    continue
+                }
                 return Timestamp(millisecondsSince1970: try row.decode(Int64.self, atIndex: 1))
             }
             return nil
@@ -378,13 +402,17 @@ public final class Spool: Sendable {
 
     // MARK: - Internals
 
+    /// Rows waiting behind their key's head (`queued = 1`, docs/delivery.md, "Ordering") are not read: the partial
+    /// index `deliveries_ready` holds only the others.
     package static let dueSQL = """
         SELECT rowid, delivery_id, target, rule, payload, attempts, next_attempt_at, last_status, last_error,
-        created_at, traceparent FROM deliveries WHERE target = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid
+        created_at, traceparent, ordering_key, ordering_position FROM deliveries INDEXED BY deliveries_ready
+        WHERE target = ? AND next_attempt_at <= ? AND queued = 0 ORDER BY next_attempt_at, rowid
         """
 
     package static let nextAttemptSQL = """
-        SELECT rowid, next_attempt_at FROM deliveries WHERE target = ? ORDER BY next_attempt_at, rowid
+        SELECT rowid, next_attempt_at, ordering_key FROM deliveries INDEXED BY deliveries_ready
+        WHERE target = ? AND queued = 0 ORDER BY next_attempt_at, rowid
         """
 
     /// The value of `PRAGMA <name>` on the writer connection, for tests.

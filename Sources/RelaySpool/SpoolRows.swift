@@ -5,8 +5,12 @@ import RelayLog
 
 extension PendingDelivery {
     /// Reads a row selected as `rowid, delivery_id, target, rule, payload, attempts, next_attempt_at,
-    /// last_status, last_error, created_at, traceparent`.
+    /// last_status, last_error, created_at, traceparent`, then optionally `ordering_key, ordering_position`.
     init(row: Row, rowID: Int64) throws {
+        var ordering: DeliveryOrdering?
+        if row.count >= 13, let key = try row.decode(String?.self, atIndex: 11) {
+            ordering = DeliveryOrdering(key: key, position: try row.decode(String?.self, atIndex: 12) ?? "")
+        }
         self.init(
             sequence: rowID,
             deliveryID: try row.decode(String.self, atIndex: 1),
@@ -18,7 +22,8 @@ extension PendingDelivery {
             lastStatus: try row.decode(Int?.self, atIndex: 7),
             lastError: try row.decode(String?.self, atIndex: 8),
             createdAt: Timestamp(millisecondsSince1970: try row.decode(Int64.self, atIndex: 9)),
-            traceparent: try row.decode(String?.self, atIndex: 10)
+            traceparent: try row.decode(String?.self, atIndex: 10),
+            ordering: ordering
         )
     }
 }

@@ -8,7 +8,9 @@ enum SpoolSchema {
         last_status, last_error, created_at, traceparent) VALUES (?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)
         """
 
-    static let deleteDelivery = "DELETE FROM deliveries WHERE rowid = ? RETURNING length(payload)"
+    static let deleteDelivery = """
+        DELETE FROM deliveries WHERE rowid = ? RETURNING length(payload), target, ordering_key, queued
+        """
 
     static let rescheduleDelivery = """
         UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?
@@ -65,6 +67,7 @@ enum SpoolSchema {
         migrator.registerMigration("v3-traceparent") { db in
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN traceparent TEXT")
         }
+        registerOrderingMigration(&migrator)
         return migrator
     }
 }

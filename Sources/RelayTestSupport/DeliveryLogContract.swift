@@ -31,8 +31,22 @@ public enum DeliveryLogContract {
         case countsPendingPerTarget
         case reportsTheOldestPendingPerTarget
         case theTraceparentTravelsWithTheDelivery
+        case orderedDeliveriesOfOneKeyGoOneAtATimeInOrder
+        case anEarlierPositionArrivingLateGoesFirst
+        case aRetriedHeadKeepsItsPlaceAndBlocksItsKey
+        case aDeadLetteredHeadLetsTheNextOfItsKeyGo
+        case aReleasedHeadIsHandedOutAgainFirst
+        case sequencersCompareAsNumbers
+        case orderSurvivesReopening
 
         public var testDescription: String { rawValue }
+
+        /// The cases of per-key ordering (docs/delivery.md, "Ordering"): only for a log that ``DeliveryLog/ordersByKey``.
+        public static let ordering: Set<Case> = [
+            .orderedDeliveriesOfOneKeyGoOneAtATimeInOrder, .anEarlierPositionArrivingLateGoesFirst,
+            .aRetriedHeadKeepsItsPlaceAndBlocksItsKey, .aDeadLetteredHeadLetsTheNextOfItsKeyGo,
+            .aReleasedHeadIsHandedOutAgainFirst, .sequencersCompareAsNumbers, .orderSurvivesReopening,
+        ]
     }
 
     /// Runs one case against the log the factory opens.
@@ -331,7 +345,161 @@ public enum DeliveryLogContract {
             let reopened = try await second.claim(target: "a", now: t(3_000), limit: 10)
             #expect(traceparents(reopened) == expected, "the traceparent survives reopening")
             #expect(reopened.map(\.attempts) == [2, 2])
+        default:
+            try await runOrdering(testCase, on: open)
         }
+    }
+
+    /// The ordering cases: keys `k` and `l` of target `a`, positions `s…` as sequencers give them.
+    private static func runOrdering(_ testCase: Case, on open: Factory) async throws {
+        switch testCase {
+        case .orderedDeliveriesOfOneKeyGoOneAtATimeInOrder:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            #expect(log.ordersByKey)
+            _ = try await log.append(
+                [
+                    records(identity: nil, [ordered("k1", key: "k", "1"), ordered("l1", key: "l", "1")]),
+                    records(identity: nil, [ordered("k2", key: "k", "2"), delivery("plain", target: "a")]),
+                    records(identity: nil, [ordered("k3", key: "k", "3")]),
+                ],
+                at: t(1_000)
+            )
+            let first = try await log.claim(target: "a", now: t(2_000), limit: 10)
+            #expect(Set(first.map(\.deliveryID)) == ["k1", "l1", "plain"], "one head per key, unordered ones all")
+            #expect(try await log.claim(target: "a", now: t(2_000), limit: 10).isEmpty, "k2 waits for k1")
+            #expect(try await log.nextDue(target: "a") == nil, "nothing can be handed out while the heads are out")
+            #expect(try await log.pendingCount(target: "a") == 5, "waiting deliveries are pending")
+            try await log.delivered(try #require(first.first { $0.deliveryID == "k1" }))
+            let second = try await log.claim(target: "a", now: t(2_000), limit: 10)
+            #expect(second.map(\.deliveryID) == ["k2"], "the next of k once k1 is delivered")
+            try await log.delivered(try #require(second.first))
+            #expect(try await log.claim(target: "a", now: t(2_000), limit: 10).map(\.deliveryID) == ["k3"])
+        case .anEarlierPositionArrivingLateGoesFirst:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            // k5 arrives first and is handed out; k9 waits behind it; then k3 (earlier than both) arrives.
+            _ = try await log.append([records(identity: nil, [ordered("k5", key: "k", "5")])], at: t(1_000))
+            let k5 = try #require(try await log.claim(target: "a", now: t(1_000), limit: 10).first)
+            _ = try await log.append([records(identity: nil, [ordered("k9", key: "k", "9")])], at: t(1_100))
+            _ = try await log.append([records(identity: nil, [ordered("k3", key: "k", "3")])], at: t(1_200))
+            #expect(try await log.claim(target: "a", now: t(2_000), limit: 10).isEmpty, "k5 is still out")
+            #expect(try await log.nextDue(target: "a") == nil)
+            try await log.retry(k5, attempts: 1, at: t(1_500), lastStatus: 503, lastError: "HTTP 503")
+            let next = try await log.claim(target: "a", now: t(2_000), limit: 10)
+            #expect(next.map(\.deliveryID) == ["k3"], "the lowest position among the pending goes first")
+            try await log.delivered(try #require(next.first))
+            let then = try await log.claim(target: "a", now: t(2_000), limit: 10)
+            #expect(then.map(\.deliveryID) == ["k5"])
+            #expect(then.first?.attempts == 1)
+            try await log.delivered(try #require(then.first))
+            #expect(try await log.claim(target: "a", now: t(2_000), limit: 10).map(\.deliveryID) == ["k9"])
+        case .aRetriedHeadKeepsItsPlaceAndBlocksItsKey:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            _ = try await log.append(
+                [records(identity: nil, [ordered("k1", key: "k", "1"), ordered("k2", key: "k", "2")])],
+                at: t(1_000)
+            )
+            let k1 = try #require(try await log.claim(target: "a", now: t(1_000), limit: 10).first)
+            #expect(k1.deliveryID == "k1")
+            try await log.retry(k1, attempts: 1, at: t(6_000), lastStatus: 503, lastError: "HTTP 503")
+            #expect(try await log.claim(target: "a", now: t(5_999), limit: 10).isEmpty, "k2 waits for k1's backoff")
+            #expect(try await log.nextDue(target: "a") == t(6_000), "the head's due time, not k2's")
+            let again = try await log.claim(target: "a", now: t(6_000), limit: 10)
+            #expect(again.map(\.deliveryID) == ["k1"])
+            #expect(again.first?.attempts == 1)
+            try await log.delivered(try #require(again.first))
+            #expect(try await log.claim(target: "a", now: t(6_000), limit: 10).map(\.deliveryID) == ["k2"])
+        case .aDeadLetteredHeadLetsTheNextOfItsKeyGo:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            _ = try await log.append(
+                [records(identity: nil, [ordered("k1", key: "k", "1"), ordered("k2", key: "k", "2")])],
+                at: t(1_000)
+            )
+            let k1 = try #require(try await log.claim(target: "a", now: t(1_000), limit: 10).first)
+            let letter = DeadLetter(
+                time: t(1_500).iso8601,
+                reason: .rejected,
+                target: "a",
+                deliveryID: "k1",
+                attempts: 1,
+                lastStatus: 400,
+                payload: String(decoding: k1.payload, as: UTF8.self)
+            )
+            try await log.deadLetter(k1, letter)
+            #expect(try await log.claim(target: "a", now: t(1_500), limit: 10).map(\.deliveryID) == ["k2"])
+        case .aReleasedHeadIsHandedOutAgainFirst:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            _ = try await log.append(
+                [records(identity: nil, [ordered("k1", key: "k", "1"), ordered("k2", key: "k", "2")])],
+                at: t(1_000)
+            )
+            let k1 = try #require(try await log.claim(target: "a", now: t(1_000), limit: 10).first)
+            log.release(k1)
+            #expect(try await log.nextDue(target: "a") == t(1_000))
+            let again = try await log.claim(target: "a", now: t(1_000), limit: 10)
+            #expect(again.map(\.deliveryID) == ["k1"])
+            #expect(again.first?.ordering == k1.ordering, "the ordering is handed out with the delivery")
+        case .sequencersCompareAsNumbers:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            // Hex of different lengths: 0x100 > 0xFF > 0x0000A, whatever their text says.
+            for (index, sequencer) in ["100", "FF", "0000A", "ff0"].enumerated() {
+                var delivery = delivery("k-\(sequencer)", target: "a")
+                delivery.ordering = position(key: "k", sequencer: sequencer)
+                _ = try await log.append([records(identity: nil, [delivery])], at: t(1_000 + Int64(index)))
+            }
+            var order: [String] = []
+            for _ in 0..<4 {
+                let claimed = try await log.claim(target: "a", now: t(2_000), limit: 10)
+                #expect(claimed.count == 1)
+                guard let head = claimed.first else { break }
+                order.append(head.deliveryID)
+                try await log.delivered(head)
+            }
+            #expect(order == ["k-0000A", "k-FF", "k-100", "k-ff0"])
+        case .orderSurvivesReopening:
+            let first = try await open(.init())
+            _ = try await first.append(
+                [records(identity: nil, [ordered("k2", key: "k", "2"), ordered("k1", key: "k", "1")])],
+                at: t(1_000)
+            )
+            let out = try #require(try await first.claim(target: "a", now: t(1_000), limit: 10).first)
+            #expect(out.deliveryID == "k1")
+            await first.close()
+            let second = try await open(.init())
+            defer { Task { await second.close() } }
+            let again = try await second.claim(target: "a", now: t(1_000), limit: 10)
+            #expect(again.map(\.deliveryID) == ["k1"], "after a restart, still the head only")
+            try await second.delivered(try #require(again.first))
+            #expect(try await second.claim(target: "a", now: t(1_000), limit: 10).map(\.deliveryID) == ["k2"])
+        default:
+            Issue.record("\(testCase) is not an ordering case")
+        }
+    }
+
+    /// The ordering of object `key` in bucket `bucket` at `sequencer`, as ingress makes it.
+    private static func position(key: String, sequencer: String) -> DeliveryOrdering {
+        DeliveryOrdering.of(
+            EventRecord(
+                eventName: "s3:ObjectCreated:Put",
+                eventSource: "minio:s3",
+                bucket: "bucket",
+                key: key,
+                sequencer: sequencer
+            ),
+            arrival: t(1_000)
+        )
+    }
+
+    /// A delivery to target `a` of object `key` at sequencer `sequencer`.
+    private static func ordered(_ id: String, key: String, _ sequencer: String) -> NewDelivery {
+        var delivery = delivery(id, target: "a")
+        delivery.ordering = position(key: key, sequencer: sequencer)
+        return delivery
     }
 
     private static func t(_ milliseconds: Int64) -> Timestamp {

@@ -21,6 +21,14 @@ struct JetStreamDeliveryLogContractTests {
                     )
                 }
             }
+            if DeliveryLogContract.Case.ordering.contains(testCase) {
+                // The JetStream log does not keep per-key order (docs/delivery.md, "Ordering"): it says so
+                // (`ordersByKey` is false), and the relay warns at start for every target that asks for it.
+                await withKnownIssue("the JetStream log does not order deliveries per key", isIntermittent: true) {
+                    try await run()
+                }
+                return
+            }
             if testCase == .reportsTheOldestPendingPerTarget {
                 // JetStream keeps no index by creation time: the log reports the oldest among what this relay holds
                 // (see `JetStreamDeliveryLog.oldestPending(target:)`), not the stream's oldest.

@@ -63,6 +63,14 @@ struct CommandLineTests {
             ["a.json": Self.goodTargets, "b.json": "{ \"rules\": [ oops ] }"],
             ["b.json:1:", "error:"]
         ),
+        (
+            "an unknown ordering",
+            [
+                "a.json":
+                    #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/", "ordering": "fifo" } }, "rules": [ { "name": "r", "match": {}, "to": ["hook"] } ] }"#
+            ],
+            ["a.json:1:", #"target "hook""#, "ordering", #"unknown ordering "fifo""#]
+        ),
     ]
 
     @Test(arguments: badRuleSets)

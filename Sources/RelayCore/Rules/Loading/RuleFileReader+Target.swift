@@ -1,6 +1,6 @@
 extension RuleFileReader {
     static let targetFields = [
-        "url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret", "tls",
+        "url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret", "tls", "ordering",
     ]
     static let tlsFields = ["caFile", "certFile", "keyFile", "insecureSkipVerify"]
     static let retryFields = ["attempts", "initialBackoff", "maxBackoff"]
@@ -102,7 +102,39 @@ extension RuleFileReader {
                 )
             }
         }
+        if let member = fields["ordering"] {
+            target.ordering = readOrdering(member.value, subject: subject)
+        }
         return target
+    }
+
+    /// The `ordering` field: `"key"` (or `"none"`, the default) (docs/rules.md, "Targets").
+    private mutating func readOrdering(_ value: JSONValue, subject: String) -> TargetOrdering {
+        let values = TargetOrdering.allCases.map(\.rawValue)
+        guard let text = value.stringValue else {
+            report(
+                .wrongType,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: "ordering",
+                "expected \"key\" (one delivery of a bucket and key at a time, in sequencer order) or \"none\", "
+                    + "found \(value.typeName)"
+            )
+            return .none
+        }
+        guard let ordering = TargetOrdering(rawValue: text) else {
+            report(
+                .invalidValue,
+                at: value.range.lowerBound,
+                subject: subject,
+                field: "ordering",
+                "unknown ordering \(text.quotedForMessage)"
+                    + (Suggestion.closest(to: text, among: values).map { "; did you mean \($0.quotedForMessage)?" }
+                        ?? "; use \"key\" to deliver each bucket and key in sequencer order, or remove \"ordering\"")
+            )
+            return .none
+        }
+        return ordering
     }
 
     /// The `tls` object: file paths (`${NAME}` expanded, relative ones resolved against the rule file's folder,

@@ -22,6 +22,9 @@ public struct Target: Sendable {
     public var signingSecrets: [String]
     /// TLS settings (a private CA, a client certificate, or no verification); nil: the system's trust store.
     public var tls: TargetTLS?
+    /// Whether deliveries of one (bucket, key) go one at a time, in `sequencer` order; default `.none`
+    /// (docs/delivery.md, "Ordering").
+    public var ordering: TargetOrdering
     /// The rule file that declares the target, as in `RuleSource.path`.
     public var file: String
 
@@ -40,6 +43,7 @@ public struct Target: Sendable {
         retry: RetryConfiguration = RetryConfiguration(),
         signingSecrets: [String] = [],
         tls: TargetTLS? = nil,
+        ordering: TargetOrdering = .none,
         file: String = ""
     ) {
         self.name = name
@@ -51,6 +55,7 @@ public struct Target: Sendable {
         self.retry = retry
         self.signingSecrets = signingSecrets
         self.tls = tls
+        self.ordering = ordering
         self.file = file
     }
 }
