@@ -1,6 +1,6 @@
 extension RuleFileReader {
     static let targetFields = [
-        "url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret", "tls",
+        "url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret", "tls", "batch",
     ]
     static let tlsFields = ["caFile", "certFile", "keyFile", "insecureSkipVerify"]
     static let retryFields = ["attempts", "initialBackoff", "maxBackoff"]
@@ -101,6 +101,10 @@ extension RuleFileReader {
                     "the url is not https://; use an https:// url, or remove \"tls\""
                 )
             }
+        }
+        if let member = fields["batch"] {
+            target.batch = readBatch(member.value, subject: subject)
+            checkBatchFormat(target, at: member.value.range.lowerBound, subject: subject)
         }
         return target
     }

@@ -22,6 +22,8 @@ public struct Target: Sendable {
     public var signingSecrets: [String]
     /// TLS settings (a private CA, a client certificate, or no verification); nil: the system's trust store.
     public var tls: TargetTLS?
+    /// Batched delivery (format `records` only); nil: one record per request.
+    public var batch: TargetBatch?
     /// The rule file that declares the target, as in `RuleSource.path`.
     public var file: String
 
@@ -40,6 +42,7 @@ public struct Target: Sendable {
         retry: RetryConfiguration = RetryConfiguration(),
         signingSecrets: [String] = [],
         tls: TargetTLS? = nil,
+        batch: TargetBatch? = nil,
         file: String = ""
     ) {
         self.name = name
@@ -51,6 +54,7 @@ public struct Target: Sendable {
         self.retry = retry
         self.signingSecrets = signingSecrets
         self.tls = tls
+        self.batch = batch
         self.file = file
     }
 }
