@@ -173,7 +173,9 @@ extension DeliveryService {
             await persist("dead-letter", logMetadata) { try await self.log.deadLetter(batch, letter) }
             metrics.outcome(target: target.name, .deadLetter, count: count)
             metrics.deadLetter(target: target.name, reason, count: count)
-            for member in batch.members { report(member, attempt: attemptNumber, outcome, elapsed, .deadLetter(reason)) }
+            for member in batch.members {
+                report(member, attempt: attemptNumber, outcome, elapsed, .deadLetter(reason))
+            }
             logMetadata["dead_letter.reason"] = "\(reason.rawValue)"
             logger.error("Delivery dead-lettered", metadata: logMetadata)
         }

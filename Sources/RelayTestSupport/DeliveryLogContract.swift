@@ -31,6 +31,13 @@ public enum DeliveryLogContract {
         case countsPendingPerTarget
         case reportsTheOldestPendingPerTarget
         case theTraceparentTravelsWithTheDelivery
+        // Batches (docs/delivery.md, "Batches"); see DeliveryLogContract+Batch.swift.
+        case aBatchFormsFromDueDeliveriesWithinItsLimits
+        case aBatchThatIsNotFullWaitsForFormBefore
+        case aRetriedBatchIsTheSameBatchAfterReopening
+        case aDeliveredBatchRemovesEveryMember
+        case aDeadLetteredBatchWritesOneLineAndRemovesEveryMember
+        case aReleasedBatchStaysOneBatch
 
         public var testDescription: String { rawValue }
     }
@@ -331,6 +338,10 @@ public enum DeliveryLogContract {
             let reopened = try await second.claim(target: "a", now: t(3_000), limit: 10)
             #expect(traceparents(reopened) == expected, "the traceparent survives reopening")
             #expect(reopened.map(\.attempts) == [2, 2])
+        case .aBatchFormsFromDueDeliveriesWithinItsLimits, .aBatchThatIsNotFullWaitsForFormBefore,
+            .aRetriedBatchIsTheSameBatchAfterReopening, .aDeliveredBatchRemovesEveryMember,
+            .aDeadLetteredBatchWritesOneLineAndRemovesEveryMember, .aReleasedBatchStaysOneBatch:
+            try await runBatchCase(testCase, on: open)
         }
     }
 

@@ -75,7 +75,8 @@ extension RuleFileReader {
     private mutating func batchByteCount(_ value: JSONValue, subject: String) -> Int? {
         let path = "batch.maxBytes"
         let range = TargetBatch.maxBytesRange
-        let bounds = "between \(ByteSize.format(Int64(range.lowerBound))) and \(ByteSize.format(Int64(range.upperBound)))"
+        let lower = ByteSize.format(Int64(range.lowerBound))
+        let bounds = "between \(lower) and \(ByteSize.format(Int64(range.upperBound)))"
         let bytes: Int64
         switch value.kind {
         case .number:
