@@ -126,7 +126,7 @@ extension Spool {
         created_at, traceparent FROM deliveries WHERE rowid = ?
         """
 
-    static let batchRowsSQL = """
+    package static let batchRowsSQL = """
         SELECT rowid, delivery_id, target, rule, payload, attempts, next_attempt_at, last_status, last_error,
         created_at, traceparent FROM deliveries WHERE batch_id = ? ORDER BY rowid
         """
