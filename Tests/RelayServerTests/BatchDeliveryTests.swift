@@ -152,7 +152,7 @@ struct BatchDeliveryTests {
                 """
                 "hook": { "url": "\(receiver.url(path: "/hook"))", "format": "records", "timeout": "2s",
                           "retry": { "attempts": 5, "initialBackoff": "50ms", "maxBackoff": "100ms" },
-                          "batch": { "maxRecords": 3, "maxWait": "10s" } }
+                          "batch": { "maxRecords": 3, "maxWait": "1m" } }
                 """
             )
             try await TestRelay.with(rules: rules) { relay in
@@ -182,7 +182,7 @@ struct BatchDeliveryTests {
                 """
                 "hook": { "url": "\(receiver.url(path: "/hook"))", "format": "records",
                           "signingSecret": "\(SafeReceiveTests.whsec)",
-                          "batch": { "maxRecords": 4, "maxWait": "5s" } }
+                          "batch": { "maxRecords": 4, "maxWait": "1m" } }
                 """
             )
             try await TestRelay.with(rules: rules) { relay in
@@ -224,7 +224,7 @@ struct BatchDeliveryTests {
                 """
                 "signed": { "url": "\(receiver.url(path: "/signed"))", "format": "records",
                             "signingSecret": "\(SafeReceiveTests.whsec)",
-                            "batch": { "maxRecords": 5, "maxWait": "5s" } }
+                            "batch": { "maxRecords": 5, "maxWait": "1m" } }
                 """
             )
             try await TestRelay.with(rules: rules) { relay in
