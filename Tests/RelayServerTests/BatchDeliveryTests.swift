@@ -173,6 +173,42 @@ struct BatchDeliveryTests {
         }
     }
 
+    @Test func aBatchIsTheSameBatchAfterARestart() async throws {
+        let events = (0..<3).map { Self.event($0) }
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let data = root + "/data"
+        func rules(_ url: String) -> [String: String] {
+            Self.rules(
+                """
+                "hook": { "url": "\(url)", "format": "records",
+                          "retry": { "attempts": 10, "initialBackoff": "50ms", "maxBackoff": "100ms" },
+                          "batch": { "maxRecords": 3, "maxWait": "1m" } }
+                """
+            )
+        }
+        // The first relay's target fails every attempt; the relay stops with the batch pending.
+        let failed = try await Receiver.withReceiver { _, _ in
+            ReceiverResponse(status: 503)
+        } _: { receiver in
+            try await TestRelay.with(rules: rules(receiver.url(path: "/hook")), dataDirectory: data) { relay in
+                try await Self.post(events.map(\.body), to: relay, concurrency: 1)
+                return try #require(try await receiver.waitForRequests(count: 1, path: "/hook").first)
+            }
+        }
+        // A new relay on the same data directory sends the same batch: the same id, the same body.
+        try await Receiver.withReceiver { receiver in
+            try await TestRelay.with(rules: rules(receiver.url(path: "/hook")), dataDirectory: data) { relay in
+                let request = try #require(try await receiver.waitForRequests(count: 1, path: "/hook").first)
+                try await relay.waitForEmptySpool()
+                #expect(request.header("webhook-id") == failed.header("webhook-id"), "the same id after the restart")
+                #expect(request.body == failed.body, "the same body after the restart")
+                #expect(Set(try Self.records(request.body)) == Set(events.map(\.record)))
+                #expect(Int(request.header("X-Relay-Attempt") ?? "") ?? 0 >= 2, "its attempts were kept")
+            }
+        }
+    }
+
     @Test func aRejectedBatchIsDeadLetteredAsOneLineAndReplayResendsIt() async throws {
         let events = (0..<4).map { Self.event($0) }
         try await Receiver.withReceiver { _, index in
