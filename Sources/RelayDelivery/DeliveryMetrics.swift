@@ -24,14 +24,27 @@ final class DeliveryMetrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
     private let timers = Mutex<[String: Timer]>([:])
 
-    /// Counts one attempt outcome.
-    func outcome(target: String, _ outcome: AttemptResult) {
-        counter("relay_delivery_attempts_total", target: target, "outcome", outcome.rawValue).increment()
+    /// Counts one attempt outcome (`count` of them: a batch's attempt counts once per record).
+    func outcome(target: String, _ outcome: AttemptResult, count: Int = 1) {
+        counter("relay_delivery_attempts_total", target: target, "outcome", outcome.rawValue).increment(by: count)
     }
 
-    /// Counts one dead letter of a delivery, by reason.
-    func deadLetter(target: String, _ reason: DeadLetterReason) {
-        counter("relay_dead_letters_total", target: target, "reason", reason.rawValue).increment()
+    /// Counts one dead letter of a delivery, by reason (`count` of them: a batch's records).
+    func deadLetter(target: String, _ reason: DeadLetterReason, count: Int = 1) {
+        counter("relay_dead_letters_total", target: target, "reason", reason.rawValue).increment(by: count)
+    }
+
+    private let recorders = Mutex<[String: Recorder]>([:])
+
+    /// Records the records of one batch attempt in `relay_batch_records{target}`.
+    func batchRecords(target: String, _ count: Int) {
+        let recorder = recorders.withLock { recorders -> Recorder in
+            if let recorder = recorders[target] { return recorder }
+            let recorder = Recorder(label: BatchRecordsHistogram.name, dimensions: [("target", target)])
+            recorders[target] = recorder
+            return recorder
+        }
+        recorder.record(count)
     }
 
     /// Counts circuit breaker transitions.
@@ -75,4 +88,14 @@ public enum AttemptDurationHistogram {
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
         .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
     ]
+}
+
+/// The batch size histogram `relay_batch_records{target}`: the records of each batch attempt of a target with `batch`
+/// (docs/operations.md, "Metrics"). Its name and buckets, for the metrics factory (`serve` gives them to
+/// swift-prometheus as value histogram buckets).
+public enum BatchRecordsHistogram {
+    /// The metric's name (a swift-metrics `Recorder`).
+    public static let name = "relay_batch_records"
+    /// Bucket upper bounds, in records: 1 to 10,000 (`batch.maxRecords`' range).
+    public static let buckets: [Double] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
 }

@@ -203,7 +203,28 @@ public final class DeliveryService: Service, Sendable {
                     room = 0
                     sleep = min(max(until - now, .milliseconds(1)), Self.idleWait)
                 }
-                if room > 0 {
+                if room > 0, let policy = target.batch, log.supportsBatches {
+                    do {
+                        sleep = try await claimBatches(
+                            worker,
+                            target: target,
+                            policy: policy,
+                            room: room,
+                            isProbe: permission == .probe,
+                            now: now,
+                            in: &group
+                        )
+                    } catch is CancellationError {
+                        break
+                    } catch {
+                        logger.error(
+                            "Cannot claim due deliveries from the delivery log",
+                            metadata: ["target.name": "\(worker.name)", "error": "\(error)"]
+                        )
+                        sleep = .seconds(1)
+                    }
+                } else if room > 0 {
+                    if target.batch != nil { warnBatchesUnsupported(worker) }
                     do {
                         var claimed = try await log.claim(target: worker.name, now: now, limit: room)
                         var isProbe = permission == .probe
@@ -303,6 +324,8 @@ final class TargetWorker: Sendable {
     let inFlight = Atomic<Int>(0)
     /// Whether the first claim since start was checked for deliveries that were failing before.
     let startChecked = Atomic<Bool>(false)
+    /// Whether the worker warned that its target's `batch` cannot be honoured by the delivery log.
+    let batchWarned = Atomic<Bool>(false)
     /// Holds the target back after consecutive failures.
     let breaker: Mutex<CircuitBreaker>
 

@@ -16,8 +16,11 @@ public struct DeadLetter: Codable, Sendable, Equatable {
     public var target: String?
     /// The target URL as configured (after `${NAME}` substitution), if any.
     public var url: String?
-    /// The stable id of the (event, target) pair, if any.
+    /// The stable id of the (event, target) pair, if any; for a batch, the batch's id.
     public var deliveryID: String?
+    /// For a batch (docs/delivery.md, "Batches"): the delivery ids of its records, in the order of the payload's
+    /// `Records`; nil for a single delivery.
+    public var members: [String]?
     /// The attempts made, if any.
     public var attempts: Int?
     /// The HTTP status of the last attempt, if a response came.
@@ -48,6 +51,7 @@ public struct DeadLetter: Codable, Sendable, Equatable {
         field: String? = nil,
         detail: String? = nil,
         traceparent: String? = nil,
+        members: [String]? = nil,
         payload: String
     ) {
         self.time = time
@@ -62,6 +66,7 @@ public struct DeadLetter: Codable, Sendable, Equatable {
         self.field = field
         self.detail = detail
         self.traceparent = traceparent
+        self.members = members
         self.payload = payload
     }
 }

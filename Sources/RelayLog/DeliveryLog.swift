@@ -63,6 +63,44 @@ public protocol DeliveryLog: Sendable {
     /// - Throws: ``DeliveryLogError``; the delivery then stays claimed, and the caller tries again.
     func deadLetter(_ delivery: PendingDelivery, _ letter: DeadLetter) async throws
 
+    // MARK: Batches (docs/delivery.md, "Batches")
+
+    /// Whether the log forms stable batches. A log that does not is served by the default implementations below,
+    /// which hand out batches of one delivery (each record sent alone, its own id), so a batched target still works.
+    var supportsBatches: Bool { get }
+
+    /// Claims the next due batch of `target`, which no one else holds: a batch formed earlier and due again (a retry:
+    /// the same members, the same id), or else a new one formed of due deliveries that belong to no batch, earliest
+    /// first, at most `maxRecords` of them and no more than fit in a body of `maxBytes` (one delivery alone when it is
+    /// bigger). A new batch is formed only when it is full (the next due delivery would not fit) or its earliest
+    /// delivery was due at or before `formBefore` (it has waited `maxWait`); forming is durable before this returns.
+    /// - Returns: The batch, or nil when nothing is to be sent now (see ``nextDue(target:)`` for when to look again).
+    /// - Throws: ``DeliveryLogError``, `CancellationError`.
+    func claimBatch(
+        target: String,
+        now: Timestamp,
+        maxRecords: Int,
+        maxBytes: Int,
+        formBefore: Timestamp
+    ) async throws -> PendingBatch?
+
+    /// Records that a claimed batch was delivered: none of its members is pending any more.
+    /// - Throws: ``DeliveryLogError``; the batch then stays claimed, and the caller tries again.
+    func delivered(_ batch: PendingBatch) async throws
+
+    /// Records a failed attempt of a claimed batch: all its members are due again at `at` with `attempts`, and stay
+    /// one batch.
+    /// - Throws: ``DeliveryLogError``; the batch then stays claimed, and the caller tries again.
+    func retry(_ batch: PendingBatch, attempts: Int, at: Timestamp, lastStatus: Int?, lastError: String?) async throws
+
+    /// Records that a claimed batch was given up: `letter` (one line for the whole batch, with the payload sent and
+    /// the members' ids) is written, then no member is pending (a crash in between may write the letter twice).
+    /// - Throws: ``DeliveryLogError``; the batch then stays claimed, and the caller tries again.
+    func deadLetter(_ batch: PendingBatch, _ letter: DeadLetter) async throws
+
+    /// Gives a claimed batch back unchanged (its attempt did not happen); it stays one batch.
+    func release(_ batch: PendingBatch)
+
     /// The newest dead letters, oldest first: at most `limit` of them.
     /// - Throws: ``DeliveryLogError``.
     func recentDeadLetters(limit: Int) async throws -> [DeadLetter]

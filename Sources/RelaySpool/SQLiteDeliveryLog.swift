@@ -93,6 +93,22 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
         }
     }
 
+    /// The rows of `target` claimed now.
+    func heldRows(target: String) -> Set<Int64> {
+        claimed.withLock { $0[target] ?? [] }
+    }
+
+    /// Claims all of `rows` of `target`, or none when another claim holds any of them.
+    func hold(_ rows: [PendingDelivery], target: String) -> Bool {
+        claimed.withLock { claimed in
+            var held = claimed[target] ?? []
+            guard rows.allSatisfy({ !held.contains($0.sequence) }) else { return false }
+            for row in rows { held.insert(row.sequence) }
+            claimed[target] = held
+            return true
+        }
+    }
+
     public func nextDue(target: String) async throws -> Timestamp? {
         let excluding = claimed.withLock { $0[target] ?? Claims() }
         return try await spool.nextAttemptTime(

@@ -78,7 +78,9 @@ extension Spool {
         let needsSync = works.contains { work in
             switch work {
             case .append, .probe: true
-            case .delete, .update: false
+            // A batch's membership is made durable before its first attempt: its id is what the receiver saw.
+            case .formBatch: true
+            case .delete, .update, .deleteRows, .updateRows: false
             }
         }
         let resendWindow = configuration.resendWindow
@@ -266,6 +268,14 @@ extension Spool {
                 reschedule.rowID,
             ])
             return .done
+        case .formBatch(let batchID, let rowIDs):
+            try formBatch(batchID, rowIDs: rowIDs, db: db)
+            return .done
+        case .deleteRows(let rowIDs):
+            return try deleteRows(rowIDs, db: db)
+        case .updateRows(let reschedules):
+            try updateRows(reschedules, db: db)
+            return .done
         case .probe:
             let statement = try db.cachedStatement(sql: SpoolSchema.probe)
             try statement.execute(arguments: [probeValue])
@@ -315,6 +325,12 @@ extension Spool {
         case append([RecordDeliveries], now: Timestamp, count: Int, bytes: Int64)
         case delete(Int64)
         case update(Reschedule)
+        /// Puts the rows in one batch (docs/delivery.md, "Batches").
+        case formBatch(String, rowIDs: [Int64])
+        /// Deletes the rows of one batch.
+        case deleteRows([Int64])
+        /// Reschedules the rows of one batch.
+        case updateRows([Reschedule])
         case probe
     }
 

@@ -68,6 +68,16 @@ enum SpoolSchema {
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN traceparent TEXT")
         }
         registerOrderingMigration(&migrator)
+        // Batched delivery (docs/delivery.md, "Batches"): the batch a delivery was put in when its batch was first
+        // claimed, so that a retried batch is the same batch (the same members, the same id). NULL: in no batch.
+        migrator.registerMigration("batch-id") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE deliveries ADD COLUMN batch_id TEXT;
+                    CREATE INDEX deliveries_batch_id ON deliveries (batch_id) WHERE batch_id IS NOT NULL;
+                    """
+            )
+        }
         return migrator
     }
 }

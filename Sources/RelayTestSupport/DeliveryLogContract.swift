@@ -38,6 +38,13 @@ public enum DeliveryLogContract {
         case aReleasedHeadIsHandedOutAgainFirst
         case sequencersCompareAsNumbers
         case orderSurvivesReopening
+        // Batches (docs/delivery.md, "Batches"); see DeliveryLogContract+Batch.swift.
+        case aBatchFormsFromDueDeliveriesWithinItsLimits
+        case aBatchThatIsNotFullWaitsForFormBefore
+        case aRetriedBatchIsTheSameBatchAfterReopening
+        case aDeliveredBatchRemovesEveryMember
+        case aDeadLetteredBatchWritesOneLineAndRemovesEveryMember
+        case aReleasedBatchStaysOneBatch
 
         public var testDescription: String { rawValue }
 
@@ -347,6 +354,10 @@ public enum DeliveryLogContract {
             #expect(reopened.map(\.attempts) == [2, 2])
         default:
             try await runOrdering(testCase, on: open)
+        case .aBatchFormsFromDueDeliveriesWithinItsLimits, .aBatchThatIsNotFullWaitsForFormBefore,
+            .aRetriedBatchIsTheSameBatchAfterReopening, .aDeliveredBatchRemovesEveryMember,
+            .aDeadLetteredBatchWritesOneLineAndRemovesEveryMember, .aReleasedBatchStaysOneBatch:
+            try await runBatchCase(testCase, on: open)
         }
     }
 

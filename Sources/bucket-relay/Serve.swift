@@ -156,6 +156,7 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[AttemptDurationHistogram.name] = AttemptDurationHistogram.buckets
+        factory.valueHistogramBuckets[BatchRecordsHistogram.name] = BatchRecordsHistogram.buckets
         MetricsSystem.bootstrap(factory)
         let logger = Logger(label: "bucket-relay")
 

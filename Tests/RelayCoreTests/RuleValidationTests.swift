@@ -529,7 +529,7 @@ import Testing
         #expect(
             lines.first
                 == #"rules/10-targets.json:1:40: error: target "t": x: unknown field; expected one of "url", "headers", "#
-                + #""format", "timeout", "maxInFlight", "retry", "signingSecret", "tls", "ordering""#
+                + #""format", "timeout", "maxInFlight", "retry", "signingSecret", "tls", "ordering", "batch""#
         )
         #expect(lines.dropFirst().first?.hasPrefix("rules/20-broken.json:1:2: error: not valid JSON: ") == true)
         #expect(lines.last == #"rules/30-rules.json:1:46: error: rule "r": match: expected an object, found number"#)

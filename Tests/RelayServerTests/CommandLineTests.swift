@@ -59,6 +59,14 @@ struct CommandLineTests {
             ["a.json", #"rule "jpegs""#, "match.suffix", "literal", #"".jpg""#]
         ),
         (
+            "batch with a single-record format",
+            [
+                "a.json":
+                    #"{ "targets": { "hook": { "url": "http://127.0.0.1:1/", "format": "cloudevents", "batch": { "maxRecords": 100 } } }, "rules": [ { "name": "r", "match": {}, "to": ["hook"] } ] }"#
+            ],
+            ["a.json:1:", "error:", #"target "hook""#, "batch:", #"needs "format": "records""#]
+        ),
+        (
             "not JSON",
             ["a.json": Self.goodTargets, "b.json": "{ \"rules\": [ oops ] }"],
             ["b.json:1:", "error:"]

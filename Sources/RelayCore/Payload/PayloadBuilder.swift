@@ -184,7 +184,7 @@ public enum PayloadBuilder {
         body[record.recordRange.clamped(to: body.startIndex..<body.endIndex)]
     }
 
-    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+    static func append(_ text: StaticString, to out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }

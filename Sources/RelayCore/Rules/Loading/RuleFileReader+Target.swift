@@ -1,6 +1,6 @@
 extension RuleFileReader {
     static let targetFields = [
-        "url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret", "tls", "ordering",
+        "url", "headers", "format", "timeout", "maxInFlight", "retry", "signingSecret", "tls", "ordering", "batch",
     ]
     static let tlsFields = ["caFile", "certFile", "keyFile", "insecureSkipVerify"]
     static let retryFields = ["attempts", "initialBackoff", "maxBackoff"]
@@ -104,6 +104,19 @@ extension RuleFileReader {
         }
         if let member = fields["ordering"] {
             target.ordering = readOrdering(member.value, subject: subject)
+        }
+        if let member = fields["batch"] {
+            target.batch = readBatch(member.value, subject: subject)
+            checkBatchFormat(target, at: member.value.range.lowerBound, subject: subject)
+            if target.batch != nil, target.ordering == .key {
+                report(
+                    .invalidValue,
+                    at: member.value.range.lowerBound,
+                    subject: subject,
+                    field: "batch",
+                    "cannot be combined with \"ordering\": \"key\" yet; remove one of them"
+                )
+            }
         }
         return target
     }

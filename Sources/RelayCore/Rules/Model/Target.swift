@@ -25,6 +25,8 @@ public struct Target: Sendable {
     /// Whether deliveries of one (bucket, key) go one at a time, in `sequencer` order; default `.none`
     /// (docs/delivery.md, "Ordering").
     public var ordering: TargetOrdering
+    /// Batched delivery (format `records` only); nil: one record per request.
+    public var batch: TargetBatch?
     /// The rule file that declares the target, as in `RuleSource.path`.
     public var file: String
 
@@ -44,6 +46,7 @@ public struct Target: Sendable {
         signingSecrets: [String] = [],
         tls: TargetTLS? = nil,
         ordering: TargetOrdering = .none,
+        batch: TargetBatch? = nil,
         file: String = ""
     ) {
         self.name = name
@@ -56,6 +59,7 @@ public struct Target: Sendable {
         self.signingSecrets = signingSecrets
         self.tls = tls
         self.ordering = ordering
+        self.batch = batch
         self.file = file
     }
 }

@@ -1,0 +1,77 @@
+import RelayCore
+import RelayLog
+
+// Batches in the SQLite spool (docs/delivery.md, "Batches"): a batch is formed at its first claim (its rows get its
+// id in `batch_id`, fsync'd), and its rows are claimed, retried and removed together from then on.
+extension SQLiteDeliveryLog {
+    public var supportsBatches: Bool { true }
+
+    public func claimBatch(
+        target: String,
+        now: Timestamp,
+        maxRecords: Int,
+        maxBytes: Int,
+        formBefore: Timestamp
+    ) async throws -> PendingBatch? {
+        let excluding = heldRows(target: target)
+        guard
+            let candidate = try await spool.batchCandidate(
+                target: target,
+                now: now,
+                maxRecords: maxRecords,
+                maxBytes: maxBytes,
+                formBefore: formBefore,
+                excluding: excluding
+            )
+        else { return nil }
+        switch candidate {
+        case .formed(let batchID, let rows):
+            guard hold(rows, target: target) else { return nil }
+            return PendingBatch(batchID: batchID, target: target, members: rows)
+        case .new(let rows):
+            guard hold(rows, target: target) else { return nil }
+            let batchID = PendingBatch.id(members: rows.map(\.deliveryID))
+            let batch = PendingBatch(batchID: batchID, target: target, members: rows)
+            do {
+                try await spool.formBatch(batchID, rowIDs: rows.map(\.sequence))
+            } catch {
+                release(batch)
+                throw error
+            }
+            return batch
+        }
+    }
+
+    public func delivered(_ batch: PendingBatch) async throws {
+        try await spool.complete(rowIDs: batch.members.map(\.sequence))
+        release(batch)
+    }
+
+    public func retry(
+        _ batch: PendingBatch,
+        attempts: Int,
+        at: Timestamp,
+        lastStatus: Int?,
+        lastError: String?
+    ) async throws {
+        try await spool.reschedule(
+            rowIDs: batch.members.map(\.sequence),
+            attempts: attempts,
+            nextAttemptAt: at,
+            lastStatus: lastStatus,
+            lastError: lastError
+        )
+        release(batch)
+    }
+
+    public func deadLetter(_ batch: PendingBatch, _ letter: DeadLetter) async throws {
+        // The line first, as for one delivery: a crash in between writes it twice, never loses it.
+        try await deadLetters.append([letter])
+        try await spool.complete(rowIDs: batch.members.map(\.sequence))
+        release(batch)
+    }
+
+    public func release(_ batch: PendingBatch) {
+        for member in batch.members { release(member) }
+    }
+}

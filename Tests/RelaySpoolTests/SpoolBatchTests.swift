@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import RelayCore
+import RelayLog
+import RelaySpool
+import RelayTestSupport
+import Testing
+
+/// The spool's batch operations (docs/delivery.md, "Batches"), on a real SQLite file.
+@Suite(.timeLimit(.minutes(1)))
+struct SpoolBatchTests {
+    @Test func theBatchReadsUseTheirIndexes() async throws {
+        try await TemporaryDirectory.with { directory in
+            let spool = try Spool(directory: directory, logger: .quiet)
+            let scan = try await spool.queryPlan(Spool.batchScanSQL, arguments: ["a", "0"]).joined(separator: "; ")
+            #expect(scan.contains("USING INDEX deliveries_target_next_attempt_at"), "\(scan)")
+            #expect(!scan.contains("TEMP B-TREE"), "\(scan)")
+            let members = try await spool.queryPlan(Spool.batchRowsSQL, arguments: ["msg_x"]).joined(separator: "; ")
+            #expect(members.contains("deliveries_batch_id"), "\(members)")
+            await spool.close()
+        }
+    }
+
+    @Test func aFormedBatchIsFoundAgainAfterReopeningAndItsRemovalKeepsTheCounters() async throws {
+        try await TemporaryDirectory.with { directory in
+            var spool = try Spool(directory: directory, logger: .quiet)
+            let rows = try await spool.enqueue((0..<5).map { .sample("d\($0)", target: "a", payloadSize: 40) })
+            let candidate = try await spool.batchCandidate(
+                target: "a",
+                now: 2_000,
+                maxRecords: 3,
+                maxBytes: 1 << 20,
+                formBefore: 0,
+                excluding: []
+            )
+            guard case .new(let gathered) = candidate else {
+                Issue.record("expected a new batch of three (full), found \(String(describing: candidate))")
+                return
+            }
+            #expect(gathered.map(\.deliveryID) == ["d0", "d1", "d2"], "full at maxRecords, so formed at once")
+            let commits = spool.commitCount
+            try await spool.formBatch("msg_batch", rowIDs: gathered.map(\.sequence))
+            #expect(spool.commitCount == commits + 1)
+            await spool.close()
+
+            spool = try Spool(directory: directory, logger: .quiet)
+            let again = try await spool.batchCandidate(
+                target: "a",
+                now: 2_000,
+                maxRecords: 10,
+                maxBytes: 1 << 20,
+                formBefore: 0,
+                excluding: []
+            )
+            #expect(again == .formed(batchID: "msg_batch", rows: Array(rows.prefix(3))), "the same rows, stored")
+            #expect(spool.pendingCount == 5)
+            #expect(spool.pendingBytes == 200)
+            try await spool.complete(rowIDs: gathered.map(\.sequence))
+            #expect(spool.pendingCount == 2)
+            #expect(spool.pendingBytes == 80)
+            let rest = try await spool.batchCandidate(
+                target: "a",
+                now: 2_000,
+                maxRecords: 10,
+                maxBytes: 1 << 20,
+                formBefore: 0,
+                excluding: []
+            )
+            #expect(rest == nil, "two rows, not full, not waited long enough")
+            await spool.close()
+        }
+    }
+}
