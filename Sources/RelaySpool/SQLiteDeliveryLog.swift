@@ -95,15 +95,15 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
 
     /// The rows of `target` claimed now.
     func heldRows(target: String) -> Set<Int64> {
-        claimed.withLock { $0[target] ?? [] }
+        claimed.withLock { $0[target]?.rows ?? [] }
     }
 
     /// Claims all of `rows` of `target`, or none when another claim holds any of them.
     func hold(_ rows: [PendingDelivery], target: String) -> Bool {
         claimed.withLock { claimed in
-            var held = claimed[target] ?? []
-            guard rows.allSatisfy({ !held.contains($0.sequence) }) else { return false }
-            for row in rows { held.insert(row.sequence) }
+            var held = claimed[target] ?? Claims()
+            guard rows.allSatisfy({ !held.rows.contains($0.sequence) }) else { return false }
+            for row in rows { held.rows.insert(row.sequence) }
             claimed[target] = held
             return true
         }

@@ -352,12 +352,12 @@ public enum DeliveryLogContract {
             let reopened = try await second.claim(target: "a", now: t(3_000), limit: 10)
             #expect(traceparents(reopened) == expected, "the traceparent survives reopening")
             #expect(reopened.map(\.attempts) == [2, 2])
-        default:
-            try await runOrdering(testCase, on: open)
         case .aBatchFormsFromDueDeliveriesWithinItsLimits, .aBatchThatIsNotFullWaitsForFormBefore,
             .aRetriedBatchIsTheSameBatchAfterReopening, .aDeliveredBatchRemovesEveryMember,
             .aDeadLetteredBatchWritesOneLineAndRemovesEveryMember, .aReleasedBatchStaysOneBatch:
             try await runBatchCase(testCase, on: open)
+        default:
+            try await runOrdering(testCase, on: open)
         }
     }
 
