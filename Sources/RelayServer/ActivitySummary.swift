@@ -1,6 +1,7 @@
 import Logging
 import RelayDelivery
 import ServiceLifecycle
+import Synchronization
 
 /// Logs, every `interval`, one info line of what the relay did since the last one (docs/operations.md, "Logs"):
 /// records received, spooled, matched no rule, resent, undecodable; deliveries delivered, retried, dead-lettered.
@@ -13,15 +14,19 @@ struct ActivitySummary: Service {
     let logger: Logger
 
     func run() async throws {
-        var last = ContinuousClock.now
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: interval)
-            let now = ContinuousClock.now
-            log(activity.take(), over: now - last)
-            last = now
+        let periodStart = Mutex(ContinuousClock.now)
+        // Cancelled at a graceful stop, so that a long interval does not hold the stop up.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                let now = ContinuousClock.now
+                log(activity.take(), over: now - periodStart.withLock { $0 })
+                periodStart.withLock { $0 = now }
+            }
         }
         // What happened since the last line, so that a stop does not hide it.
-        log(activity.take(), over: ContinuousClock.now - last)
+        log(activity.take(), over: ContinuousClock.now - periodStart.withLock { $0 })
     }
 
     /// The summary line of `counts`; nothing for an empty period.

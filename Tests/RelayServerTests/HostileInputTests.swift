@@ -47,7 +47,8 @@ struct HostileInputTests {
     @Test func aNewlineOrEscapeInAnEventNameAddsNoLogLineAndNoRawEscape() async throws {
         let root = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(root) }
-        let (relay, port) = try await Self.serve(root, ["--log-level", "info"])
+        // Each event's line is at debug (info has the periodic summary).
+        let (relay, port) = try await Self.serve(root, ["--log-level", "debug"])
         defer { relay.kill() }
         let forged = "s3:ObjectCreated:Put\n2026-01-01T00:00:00+0000 error bucket-relay: FORGED\u{1b}[31m"
         let body: [String: Any] = [
