@@ -39,7 +39,40 @@ public struct EventRecord: Sendable, Equatable {
     /// The record's parsed JSON as received (its ranges index the same body), which rule patterns read; nil for a
     /// record built in code, whose patterns see only `eventName`, `s3.bucket.name` and `s3.object.key`
     /// (docs/rules.md, "Patterns").
-    public var json: JSONValue?
+    ///
+    /// A record the decoder's scanner read holds its text instead of a tree: the tree is parsed from that text on
+    /// each read (one record's text, not the body's), so callers that read it more than once keep the value.
+    public var json: JSONValue? {
+        get { jsonSource.tree }
+        set { jsonSource = newValue.map { .tree($0) } ?? .none }
+    }
+
+    /// Where `json` comes from.
+    var jsonSource: JSONSource
+
+    /// The record's JSON: none, a tree, or the bytes it is parsed from when read.
+    enum JSONSource: Sendable {
+        case none
+        case tree(JSONValue)
+        /// `body[range]` is the record's object, which the scanner validated; `depth` is the number of arrays and
+        /// objects around it (2 inside `Records`), so that the parse applies the same nesting limit as one of the
+        /// whole body.
+        case text(body: [UInt8], range: Range<Int>, depth: Int)
+
+        var tree: JSONValue? {
+            switch self {
+            case .none: return nil
+            case .tree(let value): return value
+            case .text(let body, let range, let depth): return JSONParser.parseValue(body, range: range, depth: depth)
+            }
+        }
+
+        /// Whether a tree is at hand without a parse (nil, or a tree).
+        var isParsed: Bool {
+            if case .text = self { return false }
+            return true
+        }
+    }
 
     /// Creates a record. `rawKey` defaults to `key`.
     public init(
@@ -75,7 +108,17 @@ public struct EventRecord: Sendable, Equatable {
         self.eventID = eventID
         self.versionID = versionID
         self.recordRange = recordRange
-        self.json = json
+        self.jsonSource = json.map { .tree($0) } ?? .none
+    }
+
+    /// Field by field, `json` by its value (parsed where it is held as text).
+    public static func == (lhs: EventRecord, rhs: EventRecord) -> Bool {
+        lhs.eventName == rhs.eventName && lhs.eventSource == rhs.eventSource && lhs.bucket == rhs.bucket
+            && lhs.key == rhs.key && lhs.rawKey == rhs.rawKey && lhs.size == rhs.size
+            && lhs.contentType == rhs.contentType && lhs.metadata == rhs.metadata && lhs.eventTime == rhs.eventTime
+            && lhs.awsRegion == rhs.awsRegion && lhs.requestID == rhs.requestID && lhs.sequencer == rhs.sequencer
+            && lhs.eventID == rhs.eventID && lhs.versionID == rhs.versionID && lhs.recordRange == rhs.recordRange
+            && lhs.json == rhs.json
     }
 
     /// True for the `s3:ObjectCreated:*` family.

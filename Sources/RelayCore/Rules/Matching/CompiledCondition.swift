@@ -80,6 +80,12 @@ struct CompiledCondition: Sendable {
 
     /// Whether `record` (looked up once into `view`) meets every condition.
     func holds(_ record: EventRecord, _ view: RecordView) -> Bool {
+        var tree = RecordTree()
+        return holds(record, view, &tree)
+    }
+
+    /// Whether `record` meets every condition; `tree` holds the record's JSON once a pattern has read it.
+    func holds(_ record: EventRecord, _ view: RecordView, _ tree: inout RecordTree) -> Bool {
         if let events {
             if view.eventID >= 0 {
                 if !events.contains(view.eventID) { return false }
@@ -107,8 +113,11 @@ struct CompiledCondition: Sendable {
             else { return false }
             if !condition.values.contains(where: { value.utf8.elementsEqual($0) }) { return false }
         }
-        if let not = not.first, not.holds(record, view) { return false }
-        if let pattern, !pattern.holds(record) { return false }
+        if let not = not.first, not.holds(record, view, &tree) { return false }
+        if let pattern {
+            let json = pattern.readsJSON ? tree.json(of: record) : nil
+            if !pattern.holds(record, json: json) { return false }
+        }
         return true
     }
 
@@ -130,6 +139,21 @@ struct CompiledCondition: Sendable {
             index += 1
         }
         return true
+    }
+}
+
+/// A record's JSON (`EventRecord.json`), read the first time a pattern needs it and kept for the other rules: a
+/// record the scanner decoded holds its text, which is parsed on each read.
+struct RecordTree {
+    private var loaded = false
+    private var value: JSONValue?
+
+    mutating func json(of record: EventRecord) -> JSONValue? {
+        if !loaded {
+            value = record.json
+            loaded = true
+        }
+        return value
     }
 }
 
