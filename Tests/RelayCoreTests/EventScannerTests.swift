@@ -362,3 +362,36 @@ struct EventScannerTests {
         #expect(record.jsonSource.isParsed)
     }
 }
+
+@Suite("EventScanner.isValidUTF8")
+struct EventScannerUTF8Tests {
+    static func agrees(_ bytes: [UInt8]) -> Bool {
+        let fast = bytes.withUnsafeBufferPointer { EventScanner.isValidUTF8($0) }
+        return fast == (String(validating: bytes, as: UTF8.self) != nil)
+    }
+
+    @Test("agrees with String(validating:) on every one- and two-byte text and on the edges of longer sequences")
+    func agreesWithTheStandardLibrary() {
+        var disagreements: [[UInt8]] = []
+        for first in UInt8.min...UInt8.max {
+            if !Self.agrees([first]) { disagreements.append([first]) }
+            for second in UInt8.min...UInt8.max where !Self.agrees([first, second]) {
+                disagreements.append([first, second])
+            }
+        }
+        let edges: [UInt8] = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF]
+        for lead in UInt8(0xC0)...UInt8(0xFF) {
+            for second in UInt8.min...UInt8.max {
+                for third in edges where !Self.agrees([lead, second, third]) {
+                    disagreements.append([lead, second, third])
+                }
+                for third in edges {
+                    for fourth in edges where !Self.agrees([lead, second, third, fourth]) {
+                        disagreements.append([lead, second, third, fourth])
+                    }
+                }
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+    }
+}

@@ -508,9 +508,9 @@ public enum EventDecoder {
                 }
                 count += 1
             }
-            guard let decoded = String(validating: UnsafeBufferPointer(rebasing: out[0..<count]), as: UTF8.self)
-            else { return .invalidUTF8 }
-            return .unescaped(decoded)
+            let decoded = UnsafeBufferPointer(rebasing: out[0..<count])
+            guard EventScanner.isValidUTF8(decoded) else { return .invalidUTF8 }
+            return .unescaped(String(decoding: decoded, as: UTF8.self))
         }
     }
 }

@@ -21,19 +21,85 @@ public struct EventRecord: Sendable, Equatable {
     public var contentType: String?
     /// User metadata with lower-cased names: MinIO's `userMetadata` map (`X-Amz-Meta-Kind` becomes
     /// `x-amz-meta-kind`) and RGW's `metadata` list of `{"key","val"}`. `content-type` entries are kept as they come.
-    public var metadata: [String: String]
+    public var metadata: [String: String] {
+        get {
+            switch metadataStorage {
+            case .value(let value): return value
+            case .userMetadata(let start): return EventScanner.userMetadata(lazyBody, at: start)
+            }
+        }
+        set { metadataStorage = .value(newValue) }
+    }
     /// `eventTime` as sent (RFC 3339, e.g. `2026-01-12T17:58:12.011Z`); nil when absent.
-    public var eventTime: String?
+    public var eventTime: String? {
+        get { lazyString(eventTimeStorage) }
+        set { eventTimeStorage = .value(newValue) }
+    }
     /// `awsRegion` as sent (MinIO sends `""` by default); nil when absent.
-    public var awsRegion: String?
+    public var awsRegion: String? {
+        get { lazyString(awsRegionStorage) }
+        set { awsRegionStorage = .value(newValue) }
+    }
     /// `responseElements["x-amz-request-id"]`; nil when absent.
-    public var requestID: String?
+    public var requestID: String? {
+        get { lazyString(requestIDStorage) }
+        set { requestIDStorage = .value(newValue) }
+    }
     /// `s3.object.sequencer`; nil when absent.
-    public var sequencer: String?
+    public var sequencer: String? {
+        get { lazyString(sequencerStorage) }
+        set { sequencerStorage = .value(newValue) }
+    }
     /// RGW's `eventId`, stable across RGW's retries; nil when absent.
-    public var eventID: String?
+    public var eventID: String? {
+        get { lazyString(eventIDStorage) }
+        set { eventIDStorage = .value(newValue) }
+    }
     /// `s3.object.versionId`; nil when absent or `""` (RGW sends `""` for unversioned buckets).
-    public var versionID: String?
+    public var versionID: String? {
+        get {
+            switch versionIDStorage {
+            case .value(let value): return value
+            case .token(let token):
+                let value = EventScanner.string(lazyBody, token)
+                return value.isEmpty ? nil : value
+            }
+        }
+        set { versionIDStorage = .value(newValue) }
+    }
+
+    // A record the scanner read keeps the fields that matching does not read as places in its body, and makes the
+    // strings when they are read (by payloads and resend identities, once per delivery); one set in code is a value.
+
+    /// A string field: a value, or the string literal of `lazyBody` it is read from.
+    enum LazyString: Sendable {
+        case value(String?)
+        case token(StringToken)
+    }
+
+    /// The metadata: a value, or MinIO's `userMetadata` object at this offset of `lazyBody`.
+    enum LazyMetadata: Sendable {
+        case value([String: String])
+        case userMetadata(start: Int)
+    }
+
+    /// The body the lazy fields point into (the request body, shared, not copied); empty for a record set in code.
+    var lazyBody: [UInt8] = []
+    var metadataStorage: LazyMetadata
+    var eventTimeStorage: LazyString
+    var awsRegionStorage: LazyString
+    var requestIDStorage: LazyString
+    var sequencerStorage: LazyString
+    var eventIDStorage: LazyString
+    var versionIDStorage: LazyString
+
+    private func lazyString(_ storage: LazyString) -> String? {
+        switch storage {
+        case .value(let value): return value
+        case .token(let token): return EventScanner.string(lazyBody, token)
+        }
+    }
+
     /// Byte range of this record's JSON text within the request body it was decoded from.
     public var recordRange: Range<Int>
     /// The record's parsed JSON as received (its ranges index the same body), which rule patterns read; nil for a
@@ -100,13 +166,13 @@ public struct EventRecord: Sendable, Equatable {
         self.rawKey = rawKey ?? key
         self.size = size
         self.contentType = contentType
-        self.metadata = metadata
-        self.eventTime = eventTime
-        self.awsRegion = awsRegion
-        self.requestID = requestID
-        self.sequencer = sequencer
-        self.eventID = eventID
-        self.versionID = versionID
+        self.metadataStorage = .value(metadata)
+        self.eventTimeStorage = .value(eventTime)
+        self.awsRegionStorage = .value(awsRegion)
+        self.requestIDStorage = .value(requestID)
+        self.sequencerStorage = .value(sequencer)
+        self.eventIDStorage = .value(eventID)
+        self.versionIDStorage = .value(versionID)
         self.recordRange = recordRange
         self.jsonSource = json.map { .tree($0) } ?? .none
     }

@@ -32,6 +32,72 @@ enum EventScanner {
     static let awsSource = "aws:s3"
     static let cephSource = "ceph:s3"
 
+    /// The string literal `token` of `body` (a record's lazy field, `EventRecord.LazyString`).
+    static func string(_ body: [UInt8], _ token: StringToken) -> String {
+        body.withUnsafeBytes { raw in
+            guard token.start >= 0, token.start <= token.end, token.end <= raw.count else { return "" }
+            return Scanner(bytes: raw, names: UnsafeMutableBufferPointer(start: nil, count: 0)).string(token)
+        }
+    }
+
+    /// MinIO's `userMetadata` object at `start` of `body`, which the scan checked (a record's lazy metadata,
+    /// `EventRecord.LazyMetadata`): names lower-cased, null values left out.
+    static func userMetadata(_ body: [UInt8], at start: Int) -> [String: String] {
+        body.withUnsafeBytes { raw in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maximumNames) { names in
+                var scanner = Scanner(bytes: raw, names: names)
+                scanner.index = start
+                var metadata: [String: String] = [:]
+                do throws(Fallback) {
+                    try scanner.scanUserMetadata(&metadata)
+                } catch {
+                    return [:]
+                }
+                return metadata
+            }
+        }
+    }
+
+    /// Whether `bytes` are well-formed UTF-8 (Unicode's table 3-7, what `String(validating:)` accepts), checked
+    /// without the generic validation's cost.
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0:
+                length = 3
+                low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED:
+                length = 3
+                high = 0x9F
+            case 0xF0:
+                length = 4
+                low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4:
+                length = 4
+                high = 0x8F
+            default: return false
+            }
+            guard index + length <= bytes.count, bytes[index + 1] >= low, bytes[index + 1] <= high else { return false }
+            for offset in 2..<max(2, length) where bytes[index + offset] < 0x80 || bytes[index + offset] > 0xBF {
+                return false
+            }
+            index += length
+        }
+        return true
+    }
+
     /// `EventNameCatalog.allNames` as bytes, so that a record's event name is the catalog's string (no allocation).
     static let catalogNames: [(bytes: [UInt8], name: String)] = EventNameCatalog.allNames.map { (Array($0.utf8), $0) }
 }
@@ -40,7 +106,7 @@ enum EventScanner {
 struct Fallback: Error {}
 
 /// A string literal's content, between its quotes: `start..<end` indexes the body.
-struct StringToken {
+struct StringToken: Sendable, Equatable {
     var start: Int
     var end: Int
     /// Whether the content holds a `\` escape (the bytes are then not the string's UTF-8).
@@ -81,6 +147,7 @@ private struct Scanner {
         var hasEnvelopeEventName = false
         var envelopeEventName: StringToken?
         var envelopeKey: StringToken?
+        var firstMatchesEnvelope: Bool?
         var cursor = try openObject()
         while let name = try nextMember(&cursor) {
             if equals(name, "Records") {
@@ -89,7 +156,12 @@ private struct Scanner {
                 var first = true
                 try openArray()
                 while try nextElement(&first) {
-                    results.append(.record(try scanRecord(owner)))
+                    let record = try scanRecord(owner)
+                    // MinIO sends `EventName` and `Key` first: compared now, the record is not copied out again.
+                    if results.isEmpty, hasEnvelopeEventName, let envelopeEventName, let envelopeKey {
+                        firstMatchesEnvelope = envelope(envelopeEventName, envelopeKey, matches: record)
+                    }
+                    results.append(.record(record))
                 }
             } else if equals(name, "EventName") {
                 hasEnvelopeEventName = true
@@ -105,8 +177,12 @@ private struct Scanner {
         guard index == bytes.count, sawRecords, !results.isEmpty else { throw Fallback() }
         guard hasEnvelopeEventName else { return .events(DecodedEvents(envelope: .records, records: results)) }
         var matchesRecord = false
-        if results.count == 1, case .record(let record) = results[0], let envelopeEventName, let envelopeKey {
-            matchesRecord = envelope(envelopeEventName, envelopeKey, matches: record)
+        if results.count == 1, let envelopeEventName, let envelopeKey {
+            if let firstMatchesEnvelope {
+                matchesRecord = firstMatchesEnvelope
+            } else if case .record(let record) = results[0] {
+                matchesRecord = envelope(envelopeEventName, envelopeKey, matches: record)
+            }
         }
         return .events(DecodedEvents(envelope: .minio, records: results, envelopeMatchesRecord: matchesRecord))
     }
@@ -120,14 +196,27 @@ private struct Scanner {
                 matches: record
             )
         }
-        let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[eventName.start..<eventName.end])
-        guard nameBytes.elementsEqual(record.eventName.utf8) else { return false }
-        let bucket = record.bucket.utf8
-        let objectKey = record.key.utf8
-        let keyBytes = UnsafeRawBufferPointer(rebasing: bytes[key.start..<key.end])
-        guard keyBytes.count == bucket.count + 1 + objectKey.count else { return false }
-        return keyBytes.starts(with: bucket) && keyBytes[bucket.count] == UInt8(ascii: "/")
-            && keyBytes[(bucket.count + 1)...].elementsEqual(objectKey)
+        let bucketCount = record.bucket.utf8.count
+        guard key.end - key.start == bucketCount + 1 + record.key.utf8.count,
+            bytes[key.start + bucketCount] == UInt8(ascii: "/")
+        else { return false }
+        return equals(eventName.start..<eventName.end, record.eventName)
+            && equals(key.start..<(key.start + bucketCount), record.bucket)
+            && equals((key.start + bucketCount + 1)..<key.end, record.key)
+    }
+
+    /// Whether `bytes[range]` are `text`'s UTF-8.
+    func equals(_ range: Range<Int>, _ text: String) -> Bool {
+        let compared = text.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            guard utf8.count == range.count else { return false }
+            var position = range.lowerBound
+            for byte in utf8 {
+                if bytes[position] != byte { return false }
+                position += 1
+            }
+            return true
+        }
+        return compared ?? UnsafeRawBufferPointer(rebasing: bytes[range]).elementsEqual(text.utf8)
     }
 
     // MARK: - One record
@@ -181,15 +270,20 @@ private struct Scanner {
             guard case .unescaped(let decoded) = EventDecoder.formUnescape(rawKey) else { throw Fallback() }
             key = decoded
         }
-        var metadata = object.userMetadata
+        // MinIO's map alone is made when read; with RGW's list the two are merged now (a name in both refuses the
+        // record, which the full parse then words).
+        var metadata: EventRecord.LazyMetadata = .value([:])
         if !object.rgwMetadata.isEmpty {
-            metadata.reserveCapacity(metadata.count + object.rgwMetadata.count)
-            for (name, value) in object.rgwMetadata where metadata.updateValue(value, forKey: name) != nil {
+            var merged: [String: String] = [:]
+            if let start = object.userMetadataStart { merged = EventScanner.userMetadata(owner, at: start) }
+            merged.reserveCapacity(merged.count + object.rgwMetadata.count)
+            for (name, value) in object.rgwMetadata where merged.updateValue(value, forKey: name) != nil {
                 throw Fallback()
             }
+            metadata = .value(merged)
+        } else if let start = object.userMetadataStart {
+            metadata = .userMetadata(start: start)
         }
-        var versionID = object.versionID.map { string($0) }
-        if versionID?.isEmpty == true { versionID = nil }
         var record = EventRecord(
             eventName: self.eventName(eventName),
             eventSource: eventSource,
@@ -198,17 +292,23 @@ private struct Scanner {
             rawKey: rawKey,
             size: object.size,
             contentType: object.contentType.map { string($0) },
-            metadata: metadata,
-            eventTime: eventTime.map { string($0) },
-            awsRegion: awsRegion.map { string($0) },
-            requestID: requestID.map { string($0) },
-            sequencer: object.sequencer.map { string($0) },
-            eventID: eventID.map { string($0) },
-            versionID: versionID,
             recordRange: range
         )
         record.jsonSource = .text(body: owner, range: range, depth: 2)
+        record.lazyBody = owner
+        record.metadataStorage = metadata
+        record.eventTimeStorage = Self.lazy(eventTime)
+        record.awsRegionStorage = Self.lazy(awsRegion)
+        record.requestIDStorage = Self.lazy(requestID)
+        record.sequencerStorage = Self.lazy(object.sequencer)
+        record.eventIDStorage = Self.lazy(eventID)
+        record.versionIDStorage = Self.lazy(object.versionID)
         return record
+    }
+
+    /// A field read later from the body, or absent.
+    static func lazy(_ token: StringToken?) -> EventRecord.LazyString {
+        token.map { .token($0) } ?? .value(nil)
     }
 
     /// What the record's `s3.object` holds for the decoder.
@@ -218,8 +318,8 @@ private struct Scanner {
         var contentType: StringToken?
         var sequencer: StringToken?
         var versionID: StringToken?
-        /// Lower-cased names (`EventDecoder.lowercasedName`).
-        var userMetadata: [String: String] = [:]
+        /// Where MinIO's `userMetadata` object starts, when it is one (checked: values are strings or null).
+        var userMetadataStart: Int?
         /// RGW's entries with a value, in order, names lower-cased.
         var rgwMetadata: [(String, String)] = []
     }
@@ -309,7 +409,7 @@ private struct Scanner {
             case 9 where equals(name, "versionId"):
                 fields.versionID = try informationalString()
             case 12 where equals(name, "userMetadata"):
-                try scanUserMetadata(&fields.userMetadata)
+                fields.userMetadataStart = try checkUserMetadata()
             case 8 where equals(name, "metadata"):
                 try scanRGWMetadata(&fields.rgwMetadata)
             default:
@@ -340,6 +440,22 @@ private struct Scanner {
         return value
     }
 
+    /// `userMetadata`: null (nil), or an object of strings and nulls, whose start is returned.
+    mutating func checkUserMetadata() throws(Fallback) -> Int? {
+        guard index < bytes.count else { throw Fallback() }
+        if bytes[index] == UInt8(ascii: "n") {
+            try expectLiteral("null")
+            return nil
+        }
+        guard bytes[index] == UInt8(ascii: "{") else { throw Fallback() }
+        let start = index
+        var cursor = try openObject()
+        while try nextMember(&cursor) != nil {
+            _ = try optionalStringValue(strict: true)
+        }
+        return start
+    }
+
     mutating func scanUserMetadata(_ metadata: inout [String: String]) throws(Fallback) {
         guard index < bytes.count else { throw Fallback() }
         if bytes[index] == UInt8(ascii: "n") {
@@ -350,7 +466,7 @@ private struct Scanner {
         var cursor = try openObject()
         while let name = try nextMember(&cursor) {
             guard let value = try optionalStringValue(strict: true) else { continue }
-            metadata[EventDecoder.lowercasedName(string(name))] = string(value)
+            metadata[lowercasedName(name)] = string(value)
         }
     }
 
@@ -390,12 +506,14 @@ private struct Scanner {
     // MARK: - Field values
 
     /// A string; any other type goes to the full parse.
+    @inline(__always)
     mutating func requiredString() throws(Fallback) -> StringToken {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw Fallback() }
         return try scanString()
     }
 
     /// A string, or nil for any other value (read and checked).
+    @inline(__always)
     mutating func informationalString() throws(Fallback) -> StringToken? {
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") { return try scanString() }
         try skipValue()
@@ -415,6 +533,17 @@ private struct Scanner {
             if strict { throw Fallback() }
             try skipValue()
             return nil
+        }
+    }
+
+    /// `EventDecoder.lowercasedName` of a member name (ASCII without escapes, `remember(_:since:)` made sure),
+    /// made from its bytes in one step.
+    func lowercasedName(_ name: StringToken) -> String {
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[name.start..<name.end])
+        if !raw.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return String(decoding: raw, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: raw.count) { out in
+            for (offset, byte) in raw.enumerated() { out[offset] = ASCII.lowercased(byte) }
+            return raw.count
         }
     }
 
@@ -484,6 +613,7 @@ private struct Scanner {
     }
 
     /// Whether the token's bytes are `literal` (a name or value without escapes).
+    @inline(__always)
     func equals(_ token: StringToken, _ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         guard !token.escaped, token.end - token.start == count else { return false }
@@ -495,6 +625,7 @@ private struct Scanner {
     // MARK: - Containers
 
     /// At `{`: enters the object.
+    @inline(__always)
     mutating func openObject() throws(Fallback) -> ObjectCursor {
         depth += 1
         if depth > JSONParser.maximumDepth { throw Fallback() }
@@ -503,6 +634,7 @@ private struct Scanner {
     }
 
     /// The next member's name, with `index` at its value; nil (and the object left) at its `}`.
+    @inline(__always)
     mutating func nextMember(_ cursor: inout ObjectCursor) throws(Fallback) -> StringToken? {
         skipWhitespace()
         guard index < bytes.count else { throw Fallback() }
@@ -539,22 +671,53 @@ private struct Scanner {
 
     /// Adds a member name to the open object's names; a name it already has (ASCII letters folded, or a hash
     /// collision), or one with an escape or a non-ASCII byte, goes to the full parse.
+    ///
+    /// The names are hashed eight bytes at a time with bit 5 of every byte set, which folds ASCII letters (and also
+    /// `@` with a backquote, `[` with `{`, `_` with DEL, ...: more names taken for one than the decoder takes, which
+    /// only sends a body to the full parse).
+    @inline(__always)
     mutating func remember(_ name: StringToken, since mark: Int) throws(Fallback) {
         guard !name.escaped else { throw Fallback() }
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for position in name.start..<name.end {
-            let byte = bytes[position]
-            guard byte < 0x80 else { throw Fallback() }
-            hash = (hash ^ UInt64(ASCII.lowercased(byte))) &* 0x0000_0100_0000_01B3
+        let fold: UInt64 = 0x2020_2020_2020_2020
+        var hash = UInt64(truncatingIfNeeded: name.end - name.start) &* 0x9E37_79B9_7F4A_7C15
+        var seen: UInt64 = 0
+        var position = name.start
+        while position + 8 <= name.end {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            seen |= word
+            hash = Self.mix(hash, word | fold)
+            position += 8
         }
-        hash ^= UInt64(name.end - name.start) &* 0x9E37_79B9_7F4A_7C15
+        let rest = name.end - position
+        if rest > 0 {
+            var word: UInt64
+            if position + 8 <= bytes.count {
+                word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            } else {
+                word = 0
+                for offset in 0..<rest { word |= UInt64(bytes[position + offset]) &<< UInt64(offset &* 8) }
+            }
+            // 1 to 7 bytes are left: keep those.
+            let mask = (1 &<< UInt64(truncatingIfNeeded: rest &* 8)) &- 1
+            word &= mask
+            seen |= word
+            hash = Self.mix(hash, word | (fold & mask))
+        }
+        guard seen & highBits == 0 else { throw Fallback() }
         for position in mark..<nameCount where names[position] == hash { throw Fallback() }
         guard nameCount < names.count else { throw Fallback() }
         names[nameCount] = hash
         nameCount += 1
     }
 
+    @inline(__always)
+    static func mix(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+        let mixed = (hash ^ word) &* 0x9E37_79B9_7F4A_7C15
+        return mixed ^ (mixed >> 29)
+    }
+
     /// At `[`: enters the array.
+    @inline(__always)
     mutating func openArray() throws(Fallback) {
         depth += 1
         if depth > JSONParser.maximumDepth { throw Fallback() }
@@ -562,6 +725,7 @@ private struct Scanner {
     }
 
     /// True with `index` at the next element; false (and the array left) at its `]`.
+    @inline(__always)
     mutating func nextElement(_ first: inout Bool) throws(Fallback) -> Bool {
         skipWhitespace()
         guard index < bytes.count else { throw Fallback() }
@@ -590,7 +754,9 @@ private struct Scanner {
 
     // MARK: - Values
 
+    @inline(__always)
     mutating func skipWhitespace() {
+        if index < bytes.count, bytes[index] > 0x20 { return }
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
@@ -625,6 +791,7 @@ private struct Scanner {
         }
     }
 
+    @inline(__always)
     mutating func expectLiteral(_ literal: StaticString) throws(Fallback) {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw Fallback() }
@@ -666,16 +833,21 @@ private struct Scanner {
         var escaped = false
         let count = bytes.count
         while true {
-            // Eight bytes at a time while none is a quote, a backslash, a control character or non-ASCII.
-            while index + 8 <= count {
-                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            // Eight bytes at a time: on to the first that is a quote, a backslash, a control character or non-ASCII.
+            // In each test the lowest flagged byte is a real one (a borrow only runs upwards), and the bytes are
+            // loaded little-endian first, so the trailing zero bits count the plain bytes before it.
+            if index + 8 <= count {
+                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                 let quote = word ^ 0x2222_2222_2222_2222
                 let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
                 let special =
                     (word | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
                         | ((word &- 0x2020_2020_2020_2020) & ~word)) & highBits
-                if special != 0 { break }
-                index += 8
+                if special == 0 {
+                    index += 8
+                    continue
+                }
+                index += special.trailingZeroBitCount >> 3
             }
             guard index < count else { throw Fallback() }
             let byte = bytes[index]

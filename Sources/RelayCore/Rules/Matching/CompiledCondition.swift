@@ -97,26 +97,35 @@ struct CompiledCondition: Sendable {
         if let prefixes, !prefixes.contains(where: { Self.starts(view.key, with: $0) }) { return false }
         if let suffixes, !suffixes.contains(where: { Self.ends(view.key, with: $0) }) { return false }
         if let contentTypes {
-            guard let contentType = RecordFields.contentType(of: record) else { return false }
+            guard let contentType = RecordFields.contentType(record.contentType, metadata: { tree.metadata(of: record) })
+            else { return false }
             if !contentTypes.contains(where: { $0.matches(contentType) }) { return false }
         }
         if let size {
             guard let recordSize = RecordFields.size(of: record), size.contains(recordSize) else { return false }
         }
-        for condition in metadata {
-            guard
-                let value = RecordFields.metadataValue(
-                    in: record.metadata,
-                    fullName: condition.fullName,
-                    shortName: condition.shortName
-                )
-            else { return false }
-            if !condition.values.contains(where: { value.utf8.elementsEqual($0) }) { return false }
+        if !metadata.isEmpty {
+            if !holdsMetadata(tree.metadata(of: record)) { return false }
         }
         if let not = not.first, not.holds(record, view, &tree) { return false }
         if let pattern {
             let json = pattern.readsJSON ? tree.json(of: record) : nil
             if !pattern.holds(record, json: json) { return false }
+        }
+        return true
+    }
+
+    /// Whether every metadata condition holds for the record's metadata.
+    private func holdsMetadata(_ recordMetadata: [String: String]) -> Bool {
+        for condition in metadata {
+            guard
+                let value = RecordFields.metadataValue(
+                    in: recordMetadata,
+                    fullName: condition.fullName,
+                    shortName: condition.shortName
+                )
+            else { return false }
+            if !condition.values.contains(where: { value.utf8.elementsEqual($0) }) { return false }
         }
         return true
     }
@@ -142,11 +151,12 @@ struct CompiledCondition: Sendable {
     }
 }
 
-/// A record's JSON (`EventRecord.json`), read the first time a pattern needs it and kept for the other rules: a
-/// record the scanner decoded holds its text, which is parsed on each read.
+/// A record's JSON (`EventRecord.json`) and metadata, each read the first time a rule needs it and kept for the
+/// other rules: a record the scanner decoded holds their text, which is parsed on each read.
 struct RecordTree {
     private var loaded = false
     private var value: JSONValue?
+    private var metadata: [String: String]?
 
     mutating func json(of record: EventRecord) -> JSONValue? {
         if !loaded {
@@ -154,6 +164,13 @@ struct RecordTree {
             loaded = true
         }
         return value
+    }
+
+    mutating func metadata(of record: EventRecord) -> [String: String] {
+        if let metadata { return metadata }
+        let read = record.metadata
+        metadata = read
+        return read
     }
 }
 
