@@ -4,7 +4,11 @@
 /// bytes as received.
 public struct EventRecord: Sendable, Equatable {
     /// Always the `s3:` form, e.g. `s3:ObjectCreated:Put`; AWS and RGW send `ObjectCreated:Put` and are normalised.
-    public var eventName: String
+    public var eventName: String {
+        didSet { catalogID = nil }
+    }
+    /// The `EventNameCatalog` id of `eventName`, when the decoder found the name there; nil when not known.
+    var catalogID: Int?
     /// `minio:s3`, `aws:s3`, `ceph:s3`, or `""` when the record has none.
     public var eventSource: String
     /// The bucket name, `s3.bucket.name`.

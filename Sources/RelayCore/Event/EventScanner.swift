@@ -121,6 +121,8 @@ struct ObjectCursor {
 
 private let ones: UInt64 = 0x0101_0101_0101_0101
 private let highBits: UInt64 = 0x8080_8080_8080_8080
+/// Bit 5 of every byte: set, it folds ASCII letters (see `remember(_:since:)`).
+private let fold: UInt64 = 0x2020_2020_2020_2020
 
 private struct Scanner {
     let bytes: UnsafeRawBufferPointer
@@ -284,8 +286,9 @@ private struct Scanner {
         } else if let start = object.userMetadataStart {
             metadata = .userMetadata(start: start)
         }
+        let (name, catalogID) = self.eventName(eventName)
         var record = EventRecord(
-            eventName: self.eventName(eventName),
+            eventName: name,
             eventSource: eventSource,
             bucket: string(bucket),
             key: key,
@@ -296,6 +299,7 @@ private struct Scanner {
         )
         record.jsonSource = .text(body: owner, range: range, depth: 2)
         record.lazyBody = owner
+        record.catalogID = catalogID
         record.metadataStorage = metadata
         record.eventTimeStorage = Self.lazy(eventTime)
         record.awsRegionStorage = Self.lazy(awsRegion)
@@ -332,20 +336,22 @@ private struct Scanner {
         throw Fallback()
     }
 
-    /// The `s3:` form of the event name, the catalog's own string when it is a known name.
-    func eventName(_ token: StringToken) -> String {
+    /// The `s3:` form of the event name, the catalog's own string and id when it is a known name.
+    func eventName(_ token: StringToken) -> (String, Int?) {
         if token.escaped {
             let raw = string(token)
-            return raw.utf8.starts(with: "s3:".utf8) ? raw : "s3:" + raw
+            return (raw.utf8.starts(with: "s3:".utf8) ? raw : "s3:" + raw, nil)
         }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.end])
         let prefixed = raw.starts(with: "s3:".utf8)
         let length = prefixed ? raw.count : raw.count + 3
-        for entry in EventScanner.catalogNames where entry.bytes.count == length {
-            if prefixed ? raw.elementsEqual(entry.bytes) : raw.elementsEqual(entry.bytes[3...]) { return entry.name }
+        for (id, entry) in EventScanner.catalogNames.enumerated() where entry.bytes.count == length {
+            if prefixed ? raw.elementsEqual(entry.bytes) : raw.elementsEqual(entry.bytes[3...]) {
+                return (entry.name, id)
+            }
         }
         let text = String(decoding: raw, as: UTF8.self)
-        return prefixed ? text : "s3:" + text
+        return (prefixed ? text : "s3:" + text, nil)
     }
 
     /// `responseElements`: its `x-amz-request-id` when it is an object holding that string.
@@ -660,8 +666,7 @@ private struct Scanner {
             }
         }
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw Fallback() }
-        let name = try scanString()
-        try remember(name, since: cursor.mark)
+        let name = try scanName(since: cursor.mark)
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw Fallback() }
         index += 1
@@ -678,8 +683,7 @@ private struct Scanner {
     @inline(__always)
     mutating func remember(_ name: StringToken, since mark: Int) throws(Fallback) {
         guard !name.escaped else { throw Fallback() }
-        let fold: UInt64 = 0x2020_2020_2020_2020
-        var hash = UInt64(truncatingIfNeeded: name.end - name.start) &* 0x9E37_79B9_7F4A_7C15
+        var hash: UInt64 = 0
         var seen: UInt64 = 0
         var position = name.start
         while position + 8 <= name.end {
@@ -704,10 +708,54 @@ private struct Scanner {
             hash = Self.mix(hash, word | (fold & mask))
         }
         guard seen & highBits == 0 else { throw Fallback() }
+        try add(Self.mix(hash, UInt64(truncatingIfNeeded: name.end - name.start)), since: mark)
+    }
+
+    /// Adds a name's hash to the open object's, unless it is there already.
+    @inline(__always)
+    mutating func add(_ hash: UInt64, since mark: Int) throws(Fallback) {
         for position in mark..<nameCount where names[position] == hash { throw Fallback() }
         guard nameCount < names.count else { throw Fallback() }
         names[nameCount] = hash
         nameCount += 1
+    }
+
+    /// At `"`: a member name, read and hashed in one pass (as `remember(_:since:)` hashes it) for a plain ASCII
+    /// name with eight readable bytes past each word; any other name through `scanString()` and `remember`.
+    @inline(__always)
+    mutating func scanName(since mark: Int) throws(Fallback) -> StringToken {
+        let open = index
+        index += 1
+        let start = index
+        let count = bytes.count
+        var hash: UInt64 = 0
+        while index + 8 <= count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let quote = word ^ 0x2222_2222_2222_2222
+            let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
+            let special =
+                (word | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                    | ((word &- 0x2020_2020_2020_2020) & ~word)) & highBits
+            if special == 0 {
+                hash = Self.mix(hash, word | fold)
+                index += 8
+                continue
+            }
+            let plain = special.trailingZeroBitCount >> 3
+            guard bytes[index + plain] == UInt8(ascii: "\"") else { break }
+            if plain > 0 {
+                let mask = (1 &<< UInt64(truncatingIfNeeded: plain &* 8)) &- 1
+                hash = Self.mix(hash, (word & mask) | (fold & mask))
+            }
+            let end = index + plain
+            index = end + 1
+            try add(Self.mix(hash, UInt64(truncatingIfNeeded: end - start)), since: mark)
+            return StringToken(start: start, end: end, escaped: false)
+        }
+        index = open
+        let name = try scanString()
+        try remember(name, since: mark)
+        return name
     }
 
     @inline(__always)

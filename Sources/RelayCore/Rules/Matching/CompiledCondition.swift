@@ -97,8 +97,8 @@ struct CompiledCondition: Sendable {
         if let prefixes, !prefixes.contains(where: { Self.starts(view.key, with: $0) }) { return false }
         if let suffixes, !suffixes.contains(where: { Self.ends(view.key, with: $0) }) { return false }
         if let contentTypes {
-            guard let contentType = RecordFields.contentType(record.contentType, metadata: { tree.metadata(of: record) })
-            else { return false }
+            let contentType = RecordFields.contentType(record.contentType) { tree.metadata(of: record) }
+            guard let contentType else { return false }
             if !contentTypes.contains(where: { $0.matches(contentType) }) { return false }
         }
         if let size {

@@ -93,18 +93,22 @@ struct PrefixTrie: Sendable {
     }
 
     private func child(of node: Int, byte: UInt8) -> Int? {
-        let bytes = nodes[node].bytes
-        var low = 0
-        var high = bytes.count
-        while low < high {
-            let mid = (low + high) / 2
-            if bytes[mid] < byte {
-                low = mid + 1
-            } else {
-                high = mid
+        // In place: no copy (and no retain) of the node's arrays per step.
+        nodes.withUnsafeBufferPointer { nodes -> Int? in
+            nodes[node].bytes.withUnsafeBufferPointer { bytes -> Int? in
+                var low = 0
+                var high = bytes.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if bytes[mid] < byte {
+                        low = mid + 1
+                    } else {
+                        high = mid
+                    }
+                }
+                guard low < bytes.count, bytes[low] == byte else { return nil }
+                return Int(nodes[node].children[low])
             }
         }
-        guard low < bytes.count, bytes[low] == byte else { return nil }
-        return Int(nodes[node].children[low])
     }
 }

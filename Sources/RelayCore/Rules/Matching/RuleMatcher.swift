@@ -6,7 +6,8 @@
 /// a prefix condition listed apart), and under each prefix by key suffix in a trie of reversed suffixes (rules
 /// without a suffix condition listed apart). Per record the matcher looks up the event name and the bucket once,
 /// walks the tries of the record's bucket group and of the any-bucket group along the key, takes whichever candidate
-/// list is shorter, and checks the remaining conditions of those candidates only. A record that no rule can match
+/// list is shorter (an event list of more than `eventListLimit` rules is not counted: the groups are taken), and
+/// checks the remaining conditions of those candidates only. A record that no rule can match
 /// because of its event, bucket, prefix or suffix costs a few lookups and walks over its key, however many rules
 /// there are.
 ///
@@ -194,41 +195,55 @@ public struct RuleMatcher: Sendable {
 
     /// Indices of the rules `record` matches, ascending (load order).
     public func matchingRules(_ record: EventRecord) -> [Int] {
-        let eventID = eventIDs[record.eventName] ?? -1
+        let eventID = record.catalogID ?? eventIDs[record.eventName] ?? -1
         let bucketID = bucketIDs[record.bucket] ?? -1
         let byEvent = eventID >= 0 ? eventCandidates[eventID] : unknownEventCandidates
         if byEvent.isEmpty, valueIndexes.isEmpty { return [] }
         var key = record.key
         return key.withUTF8 { keyBytes in
-            let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
-            var matched: [Int] = []
-            var sorted = true
-            var tree = RecordTree()
-            func check(_ rule: Int32) {
-                if conditions[Int(rule)].holds(record, view, &tree) { matched.append(Int(rule)) }
+            // The conditions are read in place (not copied out of the array), and the common case, the event list,
+            // checks them in a plain loop.
+            conditions.withUnsafeBufferPointer { conditions in
+                let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
+                var matched: [Int] = []
+                var sorted = true
+                var tree = RecordTree()
+                if byEvent.isEmpty {
+                    // Only the value indexes can hold candidates.
+                } else if useEventList(byEvent, bucketID: bucketID, keyBytes) {
+                    for rule in byEvent where conditions[Int(rule)].holds(record, view, &tree) {
+                        matched.append(Int(rule))
+                    }
+                } else {
+                    // Collected first, checked after: a closure that checked them would hold a copy of the record.
+                    var candidates: [Int32] = []
+                    if bucketID >= 0 {
+                        bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes) { candidates.append($0) }
+                    }
+                    anyBucketGroup.forEachCandidate(along: keyBytes) { candidates.append($0) }
+                    for rule in candidates where conditions[Int(rule)].holds(record, view, &tree) {
+                        matched.append(Int(rule))
+                    }
+                    sorted = false
+                }
+                if !valueIndexes.isEmpty {
+                    let json = tree.json(of: record)
+                    var candidates: [Int32] = []
+                    forEachValueCandidate(record, json: json) { candidates.append($0) }
+                    if !candidates.isEmpty { sorted = false }
+                    for rule in candidates where conditions[Int(rule)].holds(record, view, &tree) {
+                        matched.append(Int(rule))
+                    }
+                }
+                if !sorted, matched.count > 1 {
+                    matched.sort()
+                    var unique: [Int] = []
+                    unique.reserveCapacity(matched.count)
+                    for rule in matched where unique.last != rule { unique.append(rule) }
+                    matched = unique
+                }
+                return matched
             }
-            if byEvent.isEmpty {
-                // Only the value indexes can hold candidates.
-            } else if useEventList(byEvent, bucketID: bucketID, keyBytes) {
-                for rule in byEvent { check(rule) }
-            } else {
-                if bucketID >= 0 { bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes, check) }
-                anyBucketGroup.forEachCandidate(along: keyBytes, check)
-                sorted = false
-            }
-            let json = valueIndexes.isEmpty ? nil : tree.json(of: record)
-            forEachValueCandidate(record, json: json) { rule in
-                sorted = false
-                check(rule)
-            }
-            if !sorted, matched.count > 1 {
-                matched.sort()
-                var unique: [Int] = []
-                unique.reserveCapacity(matched.count)
-                for rule in matched where unique.last != rule { unique.append(rule) }
-                matched = unique
-            }
-            return matched
         }
     }
 
@@ -260,10 +275,16 @@ public struct RuleMatcher: Sendable {
             }
     }
 
-    /// Whether the event candidate list is no longer than the bucket-and-prefix candidates.
+    /// Whether the event candidate list is no longer than the bucket-and-prefix candidates. A list of more than
+    /// `eventListLimit` rules is not counted against the groups (a walk of the tries): the groups are taken.
     private func useEventList(_ byEvent: [Int32], bucketID: Int32, _ keyBytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        byEvent.count <= 4 || byEvent.count <= groupCandidateCount(bucketID: bucketID, keyBytes)
+        if byEvent.count <= 4 { return true }
+        if byEvent.count > Self.eventListLimit { return false }
+        return byEvent.count <= groupCandidateCount(bucketID: bucketID, keyBytes)
     }
+
+    /// See `useEventList`.
+    static let eventListLimit = 256
 
     private func groupCandidateCount(bucketID: Int32, _ keyBytes: UnsafeBufferPointer<UInt8>) -> Int {
         let byBucket = bucketID >= 0 ? bucketGroups[Int(bucketID)].candidateCount(along: keyBytes) : 0
