@@ -4,6 +4,7 @@ import PackageDescription
 
 // Microbenchmarks of RelayCore's hot paths. A package of its own so that the benchmark dependencies never enter the
 // product's build: it depends on the project by path and on ordo-one/benchmark.
+//
 // A path dependency's identity is its folder's name (`main` in the integrator's checkout, a worktree's name
 // elsewhere), so it is computed rather than spelled.
 let parent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
