@@ -19,7 +19,7 @@ def parse(lines):
     results, name = {}, None
     for line in lines:
         line = line.rstrip("\n")
-        if re.match(r"^[a-z]+/\S", line):
+        if re.match(r"^[a-z][a-z+]*/\S", line):
             name = line.strip()
             results[name] = {}
             continue

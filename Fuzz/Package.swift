@@ -29,7 +29,7 @@ let package = Package(
             swiftSettings: swiftSettings
         )
     ]
-        + ["FuzzEventDecoder", "FuzzRuleLoader", "FuzzJSONDifferential"].map { name in
+        + ["FuzzEventDecoder", "FuzzRuleLoader", "FuzzJSONDifferential", "FuzzEventScanner"].map { name in
             .executableTarget(
                 name: name,
                 dependencies: ["FuzzSupport", .product(name: "RelayCore", package: parentIdentity)],

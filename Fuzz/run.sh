@@ -3,10 +3,10 @@
 #
 #   Fuzz/run.sh [seconds-per-target] [target ...]
 #
-# Default: 30 s for each of FuzzEventDecoder, FuzzRuleLoader and FuzzJSONDifferential (a short CI run). Seeds come
-# from Tests/Fixtures, examples/events, rules/, Tests/rgw/rules.json and Fuzz/seeds; the corpus grows in
-# Fuzz/.build/fuzz/corpus/<target> and is reused by the next run on the same machine. A crash (or a timeout, or an
-# out-of-memory) saves the input to Fuzz/.build/fuzz/artifacts/<target>/ and fails the run; reproduce it with
+# Default: 30 s for each of FuzzEventDecoder, FuzzRuleLoader, FuzzJSONDifferential and FuzzEventScanner (a short
+# CI run). Seeds come from Tests/Fixtures, examples/events, rules/, Tests/rgw/rules.json and Fuzz/seeds; the corpus
+# grows in Fuzz/.build/fuzz/corpus/<target> and is reused by the next run on the same machine. A crash (or a timeout,
+# or an out-of-memory) saves the input to Fuzz/.build/fuzz/artifacts/<target>/ and fails the run; reproduce it with
 # `<bin>/<target> <file>`, minimise it with `<bin>/<target> -minimize_crash=1 -runs=100000 <file>`.
 # Exits non-zero when a target fails to build or crashes; the last line is `fuzz: N passed, M failed`.
 set -uo pipefail
@@ -18,7 +18,7 @@ seconds=${1:-30}
 if [ $# -gt 0 ]; then shift; fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(FuzzEventDecoder FuzzRuleLoader FuzzJSONDifferential)
+    targets=(FuzzEventDecoder FuzzRuleLoader FuzzJSONDifferential FuzzEventScanner)
 fi
 case "$seconds" in
     '' | *[!0-9]*)
@@ -57,7 +57,7 @@ done
 
 seed_dirs() {
     case "$1" in
-        FuzzEventDecoder) echo "$work/seeds/events" ;;
+        FuzzEventDecoder | FuzzEventScanner) echo "$work/seeds/events" ;;
         FuzzRuleLoader) echo "$work/seeds/rules" ;;
         *) echo "$work/seeds/events $work/seeds/rules" ;;
     esac

@@ -1,5 +1,6 @@
 import Benchmark
 import Foundation
+import RelayBenchmarkSupport
 import RelayCore
 
 /// Decoding a webhook body: `EventDecoder.decode` against Foundation's `JSONSerialization` and a typed `JSONDecoder`

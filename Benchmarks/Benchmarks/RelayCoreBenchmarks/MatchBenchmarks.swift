@@ -1,4 +1,5 @@
 import Benchmark
+import RelayBenchmarkSupport
 import RelayCore
 
 /// Matching one record against 10, 100 and 1,000 generated rules (`GeneratedRules`): the compiled `RuleSet` against

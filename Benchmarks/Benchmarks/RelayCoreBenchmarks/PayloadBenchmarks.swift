@@ -1,5 +1,6 @@
 import Benchmark
 import Foundation
+import RelayBenchmarkSupport
 import RelayCore
 
 /// Building the body sent to a target: `PayloadBuilder.payload` in each format against what a naive relay does,

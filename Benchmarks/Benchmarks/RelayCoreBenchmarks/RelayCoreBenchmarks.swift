@@ -1,4 +1,5 @@
 import Benchmark
+import RelayBenchmarkSupport
 
 /// RelayCore's hot paths, each next to the baseline it is compared with in the same run (see ../../README.md).
 ///
@@ -23,6 +24,7 @@ let benchmarks: @Sendable () -> Void = {
     }
     DecodeBenchmarks.register(fixtures)
     MatchBenchmarks.register(fixtures)
+    DecodeMatchBenchmarks.register(fixtures)
     PayloadBenchmarks.register(fixtures)
 }
 

@@ -16,12 +16,35 @@ public enum EventDecoder {
     ///   `s3:TestEvent`, `.undecodable` for valid JSON that holds no routable records, otherwise `.events` with one
     ///   result per record. Record ranges index `body`.
     public static func decode(_ body: [UInt8]) -> DecodedBody {
-        body.withUnsafeBytes { decode($0) }
+        body.withUnsafeBytes { decode($0, backing: body, scan: true) }
     }
 
     /// Decodes one request body held in raw memory. See `decode(_:)`; record ranges index `body`.
     public static func decode(_ body: UnsafeRawBufferPointer) -> DecodedBody {
+        decode(body, backing: nil, scan: true)
+    }
+
+    /// `decode(_:)` by the full parse alone, without the scanner's fast path (`EventScanner`): the reference the
+    /// scanner is checked against (tests, the differential fuzz target, benchmarks). The same result for every body.
+    public static func decodeByFullParse(_ body: [UInt8]) -> DecodedBody {
+        body.withUnsafeBytes { decode($0, backing: body, scan: false) }
+    }
+
+    /// The scanner's answer alone: nil where `decode(_:)` falls back to the full parse (shapes other than MinIO's,
+    /// AWS's and RGW's records, any record that does not decode, any syntax error). Where it is not nil it equals
+    /// `decodeByFullParse(_:)`.
+    public static func decodeByScanner(_ body: [UInt8]) -> DecodedBody? {
+        body.withUnsafeBytes { raw in
+            if isBlank(raw) { return nil }
+            return EventScanner.scan(raw, backing: body)
+        }
+    }
+
+    /// The scanner first (for a body in the common records shape), then the full parse for everything else.
+    /// `backing`, when given, holds `body`'s bytes (the scanned records refer to it rather than to a copy).
+    static func decode(_ body: UnsafeRawBufferPointer, backing: [UInt8]?, scan: Bool) -> DecodedBody {
         if isBlank(body) { return .empty }
+        if scan, let scanned = EventScanner.scan(body, backing: backing) { return scanned }
         let root: JSONValue
         do throws(JSONSyntaxError) {
             root = try JSONParser.parse(body)
@@ -472,33 +495,37 @@ public enum EventDecoder {
     }
 
     private static func formUnescape(bytes: UnsafeBufferPointer<UInt8>) -> FormUnescapeResult {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
-            case UInt8(ascii: "%"):
-                guard index + 2 < bytes.count, let high = ASCII.hexValue(bytes[index + 1]),
-                    let low = ASCII.hexValue(bytes[index + 2])
-                else {
-                    let end = min(index + 3, bytes.count)
-                    return .invalidEscape(
-                        String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
-                    )
+        // The output is never longer than the input: built in scratch memory, copied once into the string.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { out in
+            var count = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                switch byte {
+                case UInt8(ascii: "%"):
+                    guard index + 2 < bytes.count, let high = ASCII.hexValue(bytes[index + 1]),
+                        let low = ASCII.hexValue(bytes[index + 2])
+                    else {
+                        let end = min(index + 3, bytes.count)
+                        return .invalidEscape(
+                            String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
+                        )
+                    }
+                    out[count] = high << 4 | low
+                    index += 3
+                case UInt8(ascii: "+"):
+                    out[count] = UInt8(ascii: " ")
+                    index += 1
+                default:
+                    out[count] = byte
+                    index += 1
                 }
-                out.append(high << 4 | low)
-                index += 3
-            case UInt8(ascii: "+"):
-                out.append(UInt8(ascii: " "))
-                index += 1
-            default:
-                out.append(byte)
-                index += 1
+                count += 1
             }
+            let decoded = UnsafeBufferPointer(rebasing: out[0..<count])
+            guard EventScanner.isValidUTF8(decoded) else { return .invalidUTF8 }
+            return .unescaped(String(decoding: decoded, as: UTF8.self))
         }
-        guard let decoded = String(validating: out, as: UTF8.self) else { return .invalidUTF8 }
-        return .unescaped(decoded)
     }
 }
 

@@ -42,6 +42,26 @@ public enum JSONParser {
         }
     }
 
+    /// Parses the one value that spans exactly `bytes[range]`, as part of a text `bytes` in which it sits inside
+    /// `depth` arrays and objects: ranges index `bytes`, and the nesting limit counts the enclosing levels as a
+    /// parse of the whole text does. Nil when `bytes[range]` is not exactly one value or goes too deep.
+    static func parseValue(_ bytes: [UInt8], range: Range<Int>, depth: Int) -> JSONValue? {
+        guard range.lowerBound >= 0, range.upperBound <= bytes.count, range.lowerBound < range.upperBound else {
+            return nil
+        }
+        return bytes.withUnsafeBytes { raw -> JSONValue? in
+            var parser = Parser(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<range.upperBound]))
+            parser.index = range.lowerBound
+            parser.depth = depth
+            do throws(JSONSyntaxError) {
+                let value = try parser.parseValue()
+                return parser.index == range.upperBound ? value : nil
+            } catch {
+                return nil
+            }
+        }
+    }
+
     /// Parses one JSON text held in `string` (its UTF-8 bytes).
     public static func parse(_ string: String) throws(JSONSyntaxError) -> JSONValue {
         try parse(Array(string.utf8))

@@ -80,6 +80,12 @@ struct CompiledCondition: Sendable {
 
     /// Whether `record` (looked up once into `view`) meets every condition.
     func holds(_ record: EventRecord, _ view: RecordView) -> Bool {
+        var tree = RecordTree()
+        return holds(record, view, &tree)
+    }
+
+    /// Whether `record` meets every condition; `tree` holds the record's JSON once a pattern has read it.
+    func holds(_ record: EventRecord, _ view: RecordView, _ tree: inout RecordTree) -> Bool {
         if let events {
             if view.eventID >= 0 {
                 if !events.contains(view.eventID) { return false }
@@ -91,24 +97,36 @@ struct CompiledCondition: Sendable {
         if let prefixes, !prefixes.contains(where: { Self.starts(view.key, with: $0) }) { return false }
         if let suffixes, !suffixes.contains(where: { Self.ends(view.key, with: $0) }) { return false }
         if let contentTypes {
-            guard let contentType = RecordFields.contentType(of: record) else { return false }
+            let contentType = RecordFields.contentType(record.contentType) { tree.metadata(of: record) }
+            guard let contentType else { return false }
             if !contentTypes.contains(where: { $0.matches(contentType) }) { return false }
         }
         if let size {
             guard let recordSize = RecordFields.size(of: record), size.contains(recordSize) else { return false }
         }
+        if !metadata.isEmpty {
+            if !holdsMetadata(tree.metadata(of: record)) { return false }
+        }
+        if let not = not.first, not.holds(record, view, &tree) { return false }
+        if let pattern {
+            let json = pattern.readsJSON ? tree.json(of: record) : nil
+            if !pattern.holds(record, json: json) { return false }
+        }
+        return true
+    }
+
+    /// Whether every metadata condition holds for the record's metadata.
+    private func holdsMetadata(_ recordMetadata: [String: String]) -> Bool {
         for condition in metadata {
             guard
                 let value = RecordFields.metadataValue(
-                    in: record.metadata,
+                    in: recordMetadata,
                     fullName: condition.fullName,
                     shortName: condition.shortName
                 )
             else { return false }
             if !condition.values.contains(where: { value.utf8.elementsEqual($0) }) { return false }
         }
-        if let not = not.first, not.holds(record, view) { return false }
-        if let pattern, !pattern.holds(record) { return false }
         return true
     }
 
@@ -130,6 +148,29 @@ struct CompiledCondition: Sendable {
             index += 1
         }
         return true
+    }
+}
+
+/// A record's JSON (`EventRecord.json`) and metadata, each read the first time a rule needs it and kept for the
+/// other rules: a record the scanner decoded holds their text, which is parsed on each read.
+struct RecordTree {
+    private var loaded = false
+    private var value: JSONValue?
+    private var metadata: [String: String]?
+
+    mutating func json(of record: EventRecord) -> JSONValue? {
+        if !loaded {
+            value = record.json
+            loaded = true
+        }
+        return value
+    }
+
+    mutating func metadata(of record: EventRecord) -> [String: String] {
+        if let metadata { return metadata }
+        let read = record.metadata
+        metadata = read
+        return read
     }
 }
 

@@ -274,7 +274,8 @@ struct CompiledPattern: Sendable {
     }
 
     /// Every string leaf of `record` at `path`, through arrays at any level, with the normalised fields in place.
-    static func strings(at path: [String], of record: EventRecord) -> [String] {
+    /// `json` is `record.json`, read once by the caller.
+    static func strings(at path: [String], of record: EventRecord, json: JSONValue?) -> [String] {
         var out: [String] = []
         func walk(_ value: JSONValue?, _ scope: Scope, _ depth: Int) {
             guard let value else { return }
@@ -290,7 +291,7 @@ struct CompiledPattern: Sendable {
             walk(child, childScope, depth + 1)
         }
         guard let name = path.first else { return out }
-        let (first, scope) = Self.child(name, of: record.json, .root, record)
+        let (first, scope) = Self.child(name, of: json, .root, record)
         walk(first, scope, 1)
         return out
     }
@@ -321,8 +322,18 @@ struct CompiledPattern: Sendable {
         case root, s3, s3Bucket, s3Object, other
     }
 
+    /// Whether matching reads the record's JSON (`EventRecord.json`); false when every list is on `eventName`,
+    /// `s3.bucket.name` or `s3.object.key`.
+    var readsJSON: Bool { root.readsJSON }
+
     /// Whether `record` matches.
     func holds(_ record: EventRecord) -> Bool {
+        holds(record, json: root.readsJSON ? record.json : nil)
+    }
+
+    /// Whether `record` matches, with its JSON read by the caller (`record.json`; only looked at when `readsJSON`),
+    /// so that several patterns share one read.
+    func holds(_ record: EventRecord, json: JSONValue?) -> Bool {
         if let normalizedOnly {
             for normalized in normalizedOnly
             where !Self.holds(normalized.leaf, Self.value(of: normalized.field, record)) {
@@ -330,7 +341,7 @@ struct CompiledPattern: Sendable {
             }
             return true
         }
-        return holds(root, root.readsJSON ? record.json : nil, .root, record)
+        return holds(root, root.readsJSON ? json : nil, .root, record)
     }
 
     private func holds(_ node: Node, _ value: JSONValue?, _ scope: Scope, _ record: EventRecord) -> Bool {

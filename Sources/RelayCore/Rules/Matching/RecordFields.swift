@@ -4,8 +4,13 @@ enum RecordFields {
     /// `contentType`, or MinIO's `content-type` user metadata entry when absent; nil when neither is set or both are
     /// empty.
     static func contentType(of record: EventRecord) -> String? {
-        if let value = record.contentType, !value.isEmpty { return value }
-        if let value = metadataValue(in: record.metadata, fullName: "content-type", shortName: "content-type"),
+        contentType(record.contentType, metadata: { record.metadata })
+    }
+
+    /// `contentType(of:)` from the record's `contentType` and its metadata, read only when needed.
+    static func contentType(_ contentType: String?, metadata: () -> [String: String]) -> String? {
+        if let value = contentType, !value.isEmpty { return value }
+        if let value = metadataValue(in: metadata(), fullName: "content-type", shortName: "content-type"),
             !value.isEmpty
         {
             return value

@@ -2,11 +2,14 @@
 ///
 /// Two indexes narrow the rules a record is checked against. The event index lists, per known event name, the
 /// rules that accept it (rules without an event condition included). The bucket index groups rules by bucket (rules
-/// without a bucket condition form one more group), and within a group by key prefix in a byte trie (rules without
-/// a prefix condition listed apart). Per record the matcher looks up the event name and the bucket once, walks the
-/// trie of the record's bucket group and of the any-bucket group along the key, takes whichever candidate list is
-/// shorter, and checks the remaining conditions of those candidates only. A record that no rule can match because
-/// of its event, bucket or prefix costs a few lookups and one walk over its key, however many rules there are.
+/// without a bucket condition form one more group), within a group by key prefix in a byte trie (rules without
+/// a prefix condition listed apart), and under each prefix by key suffix in a trie of reversed suffixes (rules
+/// without a suffix condition listed apart). Per record the matcher looks up the event name and the bucket once,
+/// walks the tries of the record's bucket group and of the any-bucket group along the key, takes whichever candidate
+/// list is shorter (an event list of more than `eventListLimit` rules is not counted: the groups are taken), and
+/// checks the remaining conditions of those candidates only. A record that no rule can match
+/// because of its event, bucket, prefix or suffix costs a few lookups and walks over its key, however many rules
+/// there are.
 ///
 /// Semantics (docs/rules.md, "Semantics"): fields ANDed, values ORed, absent fields match all; `not` must not hold; prefix and
 /// suffix compare bytes of the decoded key; contentType is case-insensitive without parameters, `type/*` allowed,
@@ -39,28 +42,69 @@ public struct RuleMatcher: Sendable {
         var rules: [String: [Int32]] = [:]
     }
 
-    /// Rules indexed by key prefix.
+    /// Rules indexed by key prefix, and under each prefix by key suffix.
     private struct RuleGroup: Sendable {
         var prefixes = PrefixTrie()
-        /// Rules without a prefix condition, ascending.
-        var noPrefix: [Int32] = []
+        /// Per node of `prefixes`: the rules with a prefix ending there.
+        var byPrefix: [SuffixedRules] = []
+        /// Rules without a prefix condition.
+        var noPrefix = SuffixedRules()
 
-        mutating func insert(_ rule: Int32, prefixes rulePrefixes: [[UInt8]]?) {
-            if let rulePrefixes {
-                for prefix in rulePrefixes { prefixes.insert(prefix, rule: rule) }
-            } else {
-                noPrefix.append(rule)
+        mutating func insert(_ rule: Int32, prefixes rulePrefixes: [[UInt8]]?, suffixes: [[UInt8]]?) {
+            guard let rulePrefixes else {
+                noPrefix.insert(rule, suffixes: suffixes)
+                return
+            }
+            for prefix in rulePrefixes {
+                let node = prefixes.node(for: prefix)
+                while byPrefix.count < prefixes.nodeCount { byPrefix.append(SuffixedRules()) }
+                byPrefix[node].insert(rule, suffixes: suffixes)
             }
         }
 
         func candidateCount(along key: UnsafeBufferPointer<UInt8>) -> Int {
-            noPrefix.count + (prefixes.isEmpty ? 0 : prefixes.candidateCount(along: key))
+            var count = noPrefix.candidateCount(along: key)
+            if byPrefix.isEmpty { return count }
+            prefixes.forEachNode(along: key) { node in
+                if node < byPrefix.count { count += byPrefix[node].candidateCount(along: key) }
+            }
+            return count
         }
 
         func forEachCandidate(along key: UnsafeBufferPointer<UInt8>, _ body: (Int32) -> Void) {
-            for rule in noPrefix { body(rule) }
-            if prefixes.isEmpty { return }
-            prefixes.forEachRuleList(along: key) { list in
+            noPrefix.forEachCandidate(along: key, body)
+            if byPrefix.isEmpty { return }
+            prefixes.forEachNode(along: key) { node in
+                if node < byPrefix.count { byPrefix[node].forEachCandidate(along: key, body) }
+            }
+        }
+    }
+
+    /// Rules of one key prefix (or of none), by key suffix: a record's candidates are the rules without a suffix
+    /// condition and those with a suffix its key ends with, found in one walk back from the key's last byte.
+    private struct SuffixedRules: Sendable {
+        /// Rules without a suffix condition, ascending.
+        var noSuffix: [Int32] = []
+        /// The rules' suffixes, reversed; nil when no rule has one.
+        var suffixes: PrefixTrie?
+
+        mutating func insert(_ rule: Int32, suffixes ruleSuffixes: [[UInt8]]?) {
+            guard let ruleSuffixes else {
+                if noSuffix.last != rule { noSuffix.append(rule) }
+                return
+            }
+            var trie = suffixes ?? PrefixTrie()
+            for suffix in ruleSuffixes { trie.insert(suffix.reversed(), rule: rule) }
+            suffixes = trie
+        }
+
+        func candidateCount(along key: UnsafeBufferPointer<UInt8>) -> Int {
+            noSuffix.count + (suffixes?.candidateCount(alongReversed: key) ?? 0)
+        }
+
+        func forEachCandidate(along key: UnsafeBufferPointer<UInt8>, _ body: (Int32) -> Void) {
+            for rule in noSuffix { body(rule) }
+            suffixes?.forEachRuleList(alongReversed: key) { list in
                 for rule in list { body(rule) }
             }
         }
@@ -116,9 +160,15 @@ public struct RuleMatcher: Sendable {
                 unknownEventCandidates.append(rule)
             }
             if let buckets = condition.indexBuckets {
-                for id in Set(buckets) { bucketGroups[Int(id)].insert(rule, prefixes: condition.indexPrefixes) }
+                for id in Set(buckets) {
+                    bucketGroups[Int(id)].insert(
+                        rule,
+                        prefixes: condition.indexPrefixes,
+                        suffixes: condition.suffixes
+                    )
+                }
             } else {
-                anyBucketGroup.insert(rule, prefixes: condition.indexPrefixes)
+                anyBucketGroup.insert(rule, prefixes: condition.indexPrefixes, suffixes: condition.suffixes)
             }
         }
         self.eventCandidates = eventCandidates
@@ -145,47 +195,63 @@ public struct RuleMatcher: Sendable {
 
     /// Indices of the rules `record` matches, ascending (load order).
     public func matchingRules(_ record: EventRecord) -> [Int] {
-        let eventID = eventIDs[record.eventName] ?? -1
+        let eventID = record.catalogID ?? eventIDs[record.eventName] ?? -1
         let bucketID = bucketIDs[record.bucket] ?? -1
         let byEvent = eventID >= 0 ? eventCandidates[eventID] : unknownEventCandidates
         if byEvent.isEmpty, valueIndexes.isEmpty { return [] }
         var key = record.key
         return key.withUTF8 { keyBytes in
-            let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
-            var matched: [Int] = []
-            var sorted = true
-            func check(_ rule: Int32) {
-                if conditions[Int(rule)].holds(record, view) { matched.append(Int(rule)) }
+            // The conditions are read in place (not copied out of the array), and the common case, the event list,
+            // checks them in a plain loop.
+            conditions.withUnsafeBufferPointer { conditions in
+                let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
+                var matched: [Int] = []
+                var sorted = true
+                var tree = RecordTree()
+                if byEvent.isEmpty {
+                    // Only the value indexes can hold candidates.
+                } else if useEventList(byEvent, bucketID: bucketID, keyBytes) {
+                    for rule in byEvent where conditions[Int(rule)].holds(record, view, &tree) {
+                        matched.append(Int(rule))
+                    }
+                } else {
+                    // Collected first, checked after: a closure that checked them would hold a copy of the record.
+                    var candidates: [Int32] = []
+                    if bucketID >= 0 {
+                        bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes) { candidates.append($0) }
+                    }
+                    anyBucketGroup.forEachCandidate(along: keyBytes) { candidates.append($0) }
+                    for rule in candidates where conditions[Int(rule)].holds(record, view, &tree) {
+                        matched.append(Int(rule))
+                    }
+                    sorted = false
+                }
+                if !valueIndexes.isEmpty {
+                    let json = tree.json(of: record)
+                    var candidates: [Int32] = []
+                    forEachValueCandidate(record, json: json) { candidates.append($0) }
+                    if !candidates.isEmpty { sorted = false }
+                    for rule in candidates where conditions[Int(rule)].holds(record, view, &tree) {
+                        matched.append(Int(rule))
+                    }
+                }
+                if !sorted, matched.count > 1 {
+                    matched.sort()
+                    var unique: [Int] = []
+                    unique.reserveCapacity(matched.count)
+                    for rule in matched where unique.last != rule { unique.append(rule) }
+                    matched = unique
+                }
+                return matched
             }
-            if byEvent.isEmpty {
-                // Only the value indexes can hold candidates.
-            } else if useEventList(byEvent, bucketID: bucketID, keyBytes) {
-                for rule in byEvent { check(rule) }
-            } else {
-                if bucketID >= 0 { bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes, check) }
-                anyBucketGroup.forEachCandidate(along: keyBytes, check)
-                sorted = false
-            }
-            forEachValueCandidate(record) { rule in
-                sorted = false
-                check(rule)
-            }
-            if !sorted, matched.count > 1 {
-                matched.sort()
-                var unique: [Int] = []
-                unique.reserveCapacity(matched.count)
-                for rule in matched where unique.last != rule { unique.append(rule) }
-                matched = unique
-            }
-            return matched
         }
     }
 
     /// Calls `body` with every rule of the value indexes that names one of `record`'s values at the index's path
     /// (a rule more than once when the record holds several of its values).
-    private func forEachValueCandidate(_ record: EventRecord, _ body: (Int32) -> Void) {
+    private func forEachValueCandidate(_ record: EventRecord, json: JSONValue?, _ body: (Int32) -> Void) {
         for index in valueIndexes {
-            for value in CompiledPattern.strings(at: index.path, of: record) {
+            for value in CompiledPattern.strings(at: index.path, of: record, json: json) {
                 guard let rules = index.rules[value] else { continue }
                 for rule in rules { body(rule) }
             }
@@ -198,7 +264,8 @@ public struct RuleMatcher: Sendable {
         let bucketID = bucketIDs[record.bucket] ?? -1
         let byEvent = eventID >= 0 ? eventCandidates[eventID] : unknownEventCandidates
         var count = 0
-        forEachValueCandidate(record) { _ in count += 1 }
+        let json = valueIndexes.isEmpty ? nil : record.json
+        forEachValueCandidate(record, json: json) { _ in count += 1 }
         if byEvent.isEmpty { return count }
         var key = record.key
         return count
@@ -208,10 +275,16 @@ public struct RuleMatcher: Sendable {
             }
     }
 
-    /// Whether the event candidate list is no longer than the bucket-and-prefix candidates.
+    /// Whether the event candidate list is no longer than the bucket-and-prefix candidates. A list of more than
+    /// `eventListLimit` rules is not counted against the groups (a walk of the tries): the groups are taken.
     private func useEventList(_ byEvent: [Int32], bucketID: Int32, _ keyBytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        byEvent.count <= 4 || byEvent.count <= groupCandidateCount(bucketID: bucketID, keyBytes)
+        if byEvent.count <= 4 { return true }
+        if byEvent.count > Self.eventListLimit { return false }
+        return byEvent.count <= groupCandidateCount(bucketID: bucketID, keyBytes)
     }
+
+    /// See `useEventList`.
+    static let eventListLimit = 256
 
     private func groupCandidateCount(bucketID: Int32, _ keyBytes: UnsafeBufferPointer<UInt8>) -> Int {
         let byBucket = bucketID >= 0 ? bucketGroups[Int(bucketID)].candidateCount(along: keyBytes) : 0

@@ -1,34 +1,39 @@
 import Foundation
 
 /// The request bodies the benchmarks decode, read from the project's `Tests/Fixtures`.
-struct Fixtures {
+public struct Fixtures {
     /// One fixture file's bytes and the short name benchmarks show for it.
-    struct Body {
+    public struct Body {
         /// E.g. `minio-put-image`.
-        var name: String
+        public var name: String
         /// The file's bytes, exactly as a sender POSTs them.
-        var bytes: [UInt8]
+        public var bytes: [UInt8]
+
+        public init(name: String, bytes: [UInt8]) {
+            self.name = name
+            self.bytes = bytes
+        }
     }
 
     /// Why a fixture could not be read.
-    struct LoadError: Error, CustomStringConvertible {
+    public struct LoadError: Error, CustomStringConvertible {
         var path: String
         var reason: String
 
-        var description: String {
+        public var description: String {
             "cannot read fixture \(path): \(reason); run the benchmarks from the bucket-relay checkout "
                 + "(Benchmarks/ beside Tests/Fixtures/)"
         }
     }
 
     /// `minio/put-image.json`: a MinIO envelope with one `s3:ObjectCreated:Put` record (1,123 bytes).
-    var minioPutImage: Body
+    public var minioPutImage: Body
     /// `aws/two-records.json`: an AWS S3 body with a Put and a Delete record (1,442 bytes).
-    var awsTwoRecords: Body
+    public var awsTwoRecords: Body
 
     /// Reads the fixtures from `Tests/Fixtures`, located from this source file's path (compile time).
-    static func load(sourceFile: String = #filePath) throws(LoadError) -> Fixtures {
-        // <checkout>/Benchmarks/Benchmarks/RelayCoreBenchmarks/Fixtures.swift -> <checkout>/Tests/Fixtures
+    public static func load(sourceFile: String = #filePath) throws(LoadError) -> Fixtures {
+        // <checkout>/Benchmarks/Sources/RelayBenchmarkSupport/Fixtures.swift -> <checkout>/Tests/Fixtures
         let checkout = URL(fileURLWithPath: sourceFile)
             .deletingLastPathComponent()
             .deletingLastPathComponent()

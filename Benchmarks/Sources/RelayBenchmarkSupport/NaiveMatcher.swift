@@ -2,11 +2,15 @@ import RelayCore
 
 /// What a relay without a compiled matcher does: check every rule's conditions in turn with plain `String`
 /// operations. Same semantics as `RuleMatcher` for the generated rules (ASCII keys), no indexes, no precomputation.
-struct NaiveMatcher {
-    var rules: [Rule]
+public struct NaiveMatcher {
+    public var rules: [Rule]
+
+    public init(rules: [Rule]) {
+        self.rules = rules
+    }
 
     /// Indices of the rules `record` matches, ascending.
-    func matchingRules(_ record: EventRecord) -> [Int] {
+    public func matchingRules(_ record: EventRecord) -> [Int] {
         var matched: [Int] = []
         for (index, rule) in rules.enumerated() where Self.holds(rule.match, for: record) {
             matched.append(index)
@@ -14,7 +18,7 @@ struct NaiveMatcher {
         return matched
     }
 
-    static func holds(_ spec: MatchSpec, for record: EventRecord) -> Bool {
+    public static func holds(_ spec: MatchSpec, for record: EventRecord) -> Bool {
         if let events = spec.events, !events.contains(where: { eventMatches($0, record.eventName) }) { return false }
         if let buckets = spec.buckets, !buckets.contains(record.bucket) { return false }
         if let prefixes = spec.prefixes, !prefixes.contains(where: { record.key.hasPrefix($0) }) { return false }

@@ -13,7 +13,7 @@ import RelayCore
 /// With `patterns`, a fifth of the rules (every rule `i` with `(i / 10) % 5 == 1`, so a fifth of each kind above,
 /// never the hit) say the same conditions as a `pattern` instead of a `match` (event families as `eventName`
 /// prefixes, prefix and suffix as one key wildcard, size as a numeric range): the records match the same rules.
-enum GeneratedRules {
+public enum GeneratedRules {
     static let events = [
         #"["s3:ObjectCreated:*"]"#,
         #"["s3:ObjectRemoved:*"]"#,
@@ -24,7 +24,7 @@ enum GeneratedRules {
     static let suffixes = [".png", ".gif", ".mp4", ".csv", ".jpg", ".txt"]
 
     /// The index of the one rule the hit record matches.
-    static func hitIndex(count: Int) -> Int { count / 2 }
+    public static func hitIndex(count: Int) -> Int { count / 2 }
 
     /// Event conditions as `eventName` pattern lists, in the order of `events`.
     static let eventPatterns = [
@@ -36,18 +36,41 @@ enum GeneratedRules {
     ]
 
     /// Whether rule `index` is written as a pattern when `patterns` is set.
-    static func isPattern(_ index: Int, count: Int) -> Bool {
+    public static func isPattern(_ index: Int, count: Int) -> Bool {
         index != hitIndex(count: count) && (index / 10) % 5 == 1
     }
 
-    static func source(count: Int, patterns: Bool = false) -> RuleSource {
+    /// Rules that match the hit record in different ways, for `source(count:patterns:hits:)`.
+    static let hitVariants = [
+        #""bucket": ["photos"], "prefix": ["uploads/"]"#,
+        #""event": ["s3:ObjectCreated:*"], "suffix": [".jpg"]"#,
+        #""bucket": ["photos"], "prefix": ["uploads/2026/"], "size": {"min": 1}"#,
+        #""contentType": ["image/*"], "prefix": ["uploads/20"]"#,
+        #""bucket": ["photos", "b1"], "suffix": [".jpg", ".png"], "event": ["s3:ObjectCreated:Put"]"#,
+    ]
+
+    /// The indices of the rules the hit record matches in `source(count:hits:)`: the hit rule and `hits - 1`
+    /// others, spread evenly.
+    public static func hitIndices(count: Int, hits: Int) -> [Int] {
+        guard hits > 1 else { return [hitIndex(count: count)] }
+        let stride = max(1, count / hits)
+        let others = (0..<count).filter { $0 % stride == 1 && $0 != hitIndex(count: count) }.prefix(hits - 1)
+        return (others + [hitIndex(count: count)]).sorted()
+    }
+
+    /// With `hits` above 1, `hits - 1` rules besides the hit rule (`hitIndices`) are replaced by rules that also
+    /// match the hit record (varied conditions from `hitVariants`).
+    public static func source(count: Int, patterns: Bool = false, hits: Int = 1) -> RuleSource {
+        let hitSet = Set(hitIndices(count: count, hits: hits))
         let otherBuckets = max(2, count / 10)
         var rules: [String] = []
         rules.reserveCapacity(count)
         for index in 0..<count {
             let target = "\"t\(index % 4)\""
             var match: String
-            if index == hitIndex(count: count) {
+            if index != hitIndex(count: count), hitSet.contains(index) {
+                match = hitVariants[index % hitVariants.count]
+            } else if index == hitIndex(count: count) {
                 match =
                     #""event": ["s3:ObjectCreated:*"], "bucket": ["photos"], "prefix": ["uploads/2026/"], "#
                     + #""suffix": [".jpg"], "contentType": ["image/*"]"#
@@ -66,7 +89,7 @@ enum GeneratedRules {
                     if index % 7 == 3 { match += #", "size": {"min": 1, "max": "50MiB"}"# }
                 }
             }
-            if patterns, isPattern(index, count: count) {
+            if patterns, isPattern(index, count: count), !hitSet.contains(index) {
                 rules.append(
                     #"{"name": "r\#(index)", "pattern": \#(pattern(index, count: count)), "to": [\#(target)]}"#
                 )
@@ -81,11 +104,11 @@ enum GeneratedRules {
             \(rules.joined(separator: ",\n"))
             ]}
             """
-        return RuleSource(path: "generated-\(count)\(patterns ? "-patterns" : "").json", text: text)
+        return RuleSource(path: "generated-\(count)\(patterns ? "-patterns" : "")-\(hits).json", text: text)
     }
 
     /// Rule `index`'s conditions as a pattern.
-    static func pattern(_ index: Int, count: Int) -> String {
+    public static func pattern(_ index: Int, count: Int) -> String {
         let otherBuckets = max(2, count / 10)
         switch index % 10 {
         case 0:
