@@ -24,6 +24,14 @@ public final class RelayProcess: Sendable {
 
     /// Starts `bucket-relay ARGUMENTS` with `environment` added to a minimal environment; stdout and stderr are
     /// captured together.
+    private static let spawnLock = NSLock()
+
+    /// Starts `process` while no other test starts one (see ``start(_:environment:)``): every test that spawns a
+    /// process goes through here.
+    public static func spawn(_ process: Process) throws {
+        try spawnLock.withLock { try process.run() }
+    }
+
     public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RelayProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -43,7 +51,9 @@ public final class RelayProcess: Sendable {
             }
             relay?.output.withLock { $0.append(contentsOf: data) }
         }
-        try process.run()
+        // One spawn at a time: Foundation's Process.run() has crashed (a bad memmove inside it) when tests running
+        // in parallel started processes at the same moment.
+        try spawnLock.withLock { try process.run() }
         return relay
     }
 

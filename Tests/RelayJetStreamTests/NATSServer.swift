@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RelayTestSupport
 
 /// A real `nats-server -js` for one test: on a free loopback port, with its store in a fresh directory under /tmp,
 /// stopped (by its PID) and removed after the test body.
@@ -57,7 +58,7 @@ final class NATSServer: @unchecked Sendable {
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try RelayProcess.spawn(process)
         let portsFile =
             "\(directory)/\(URL(fileURLWithPath: executable).lastPathComponent)_\(process.processIdentifier).ports"
         for _ in 0..<200 {

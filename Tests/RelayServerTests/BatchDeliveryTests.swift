@@ -150,7 +150,7 @@ struct BatchDeliveryTests {
         } _: { receiver in
             let rules = Self.rules(
                 """
-                "hook": { "url": "\(receiver.url(path: "/hook"))", "format": "records", "timeout": "2s",
+                "hook": { "url": "\(receiver.url(path: "/hook"))", "format": "records", "timeout": "20s",
                           "retry": { "attempts": 5, "initialBackoff": "50ms", "maxBackoff": "100ms" },
                           "batch": { "maxRecords": 3, "maxWait": "1m" } }
                 """

@@ -165,7 +165,7 @@ struct OrderingTests {
     @Test func anEarlierSequencerArrivingLateIsDeliveredFirst() async throws {
         try await Receiver.withReceiver { request, index in
             // The first delivery is slow, so the two others are pending behind it when they arrive.
-            ReceiverResponse(status: 200, delay: index == 0 ? .milliseconds(600) : nil)
+            ReceiverResponse(status: 200, delay: index == 0 ? .seconds(3) : nil)
         } _: { receiver in
             let rules = Self.rules([
                 (name: "ordered", url: receiver.url(path: "/ordered"), extra: #", "ordering": "key""#)

@@ -66,7 +66,7 @@ struct ReplayProgressTests {
             process.standardOutput = pipe
             process.standardError = pipe
             process.standardInput = FileHandle.nullDevice
-            try process.run()
+            try RelayProcess.spawn(process)
             // Read on a thread of its own: a blocking read on the cooperative pool (2 threads here) could starve the
             // receiver the replay sends to.
             let output = await Self.readToEnd(pipe, of: process)

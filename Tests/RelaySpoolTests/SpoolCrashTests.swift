@@ -32,7 +32,7 @@ struct SpoolCrashTests {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 process.terminationHandler = { _ in continuation.resume() }
                 do {
-                    try process.run()
+                    try RelayProcess.spawn(process)
                 } catch {
                     process.terminationHandler = nil
                     continuation.resume(throwing: error)

@@ -35,7 +35,7 @@ public enum EventDecoder {
     /// `decodeByFullParse(_:)`.
     public static func decodeByScanner(_ body: [UInt8]) -> DecodedBody? {
         body.withUnsafeBytes { raw in
-            if isBlank(raw) { return nil }
+            if isBlank(raw) || VersityGateway.mayBeVersityGateway(raw) { return nil }
             return EventScanner.scan(raw, backing: body)
         }
     }
@@ -44,7 +44,9 @@ public enum EventDecoder {
     /// `backing`, when given, holds `body`'s bytes (the scanned records refer to it rather than to a copy).
     static func decode(_ body: UnsafeRawBufferPointer, backing: [UInt8]?, scan: Bool) -> DecodedBody {
         if isBlank(body) { return .empty }
-        if scan, let scanned = EventScanner.scan(body, backing: backing) { return scanned }
+        if scan, !VersityGateway.mayBeVersityGateway(body), let scanned = EventScanner.scan(body, backing: backing) {
+            return scanned
+        }
         let root: JSONValue
         do throws(JSONSyntaxError) {
             root = try JSONParser.parse(body)

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// versitygw (Versity's S3 gateway) webhook bodies: bare `{"Records":[record]}` in AWS's shape, one POST per object
 /// (one per key of a DeleteObjects too), fire-and-forget (no retry), an `s3:TestEvent` when the gateway starts.
 ///
@@ -16,6 +24,27 @@
 /// bytes). The event name is kept as sent: versitygw's own `s3:ObjectRemoved:DeleteObjects` (where AWS and MinIO
 /// send `s3:ObjectRemoved:Delete` per object) is in the `s3:ObjectRemoved:*` family.
 enum VersityGateway {
+    /// Whether `body` may be a versitygw body: it holds `"PrincipalId"` (capital P; AWS and MinIO write
+    /// `principalId`). The scanner's fast path, which reads keys as AWS's, is not taken for such a body; the full
+    /// parse then decides with `isVersityGateway(_:)`. One `memchr` pass over the body.
+    static func mayBeVersityGateway(_ body: UnsafeRawBufferPointer) -> Bool {
+        guard let base = body.baseAddress, body.count >= marker.count else { return false }
+        // memchr for the rare capital P (SIMD in the C library), then a compare at each one.
+        var offset = 1
+        let last = body.count - marker.count + 1
+        while offset < last {
+            guard let found = memchr(base + offset, Int32(UInt8(ascii: "P")), last - offset) else { return false }
+            let at = base.distance(to: UnsafeRawPointer(found))
+            if body[at - 1] == UInt8(ascii: "\""), marker.indices.allSatisfy({ body[at - 1 + $0] == marker[$0] }) {
+                return true
+            }
+            offset = at + 1
+        }
+        return false
+    }
+
+    private static let marker: [UInt8] = Array(#""PrincipalId""#.utf8)
+
     /// The `s3.configurationId` values versitygw writes (one per kind of sender).
     static let configurationIDs: Set<String> = ["webhook-global", "kafka-global", "nats-global", "rabbitmq-global"]
 
