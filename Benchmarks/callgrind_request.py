@@ -11,7 +11,9 @@ How: the relay (a copy with its debug sections stripped: valgrind 3.19 cannot re
 after another over one keep-alive connection, each run stopped (SIGTERM) once nginx has received every delivery.
 The figure is the difference of the two runs' instructions (every relay thread, start-up and stop included in
 both) divided by `--events`: one request, one spool append, one delivery each (sequential requests get no group
-commit, so this is the unbatched cost). Idle timers add a little per second of run time, which the difference
+commit, so this is the unbatched cost). The binary must link Swift's runtime statically (`--static-swift-stdlib`,
+as the Dockerfile builds it, and what the script builds without RELAY_BIN): under valgrind 3.19 a binary using the
+toolchain's shared libdispatch dies at start. Idle timers add a little per second of run time, which the difference
 mostly cancels. (`callgrind_control -i on/off` would need valgrind's gdbserver FIFOs, which these machines do
 not create.) Needs valgrind, nginx, binutils (strip).
 """
@@ -33,7 +35,21 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "Benchmarks"))
-from ack_latency import free_port, wait_port, start_nginx, stop_all, start, relay_binary  # noqa: E402
+from ack_latency import free_port, wait_port, start_nginx, stop_all, start  # noqa: E402
+
+
+def relay_binary() -> str:
+    """RELAY_BIN, else this checkout built as the Dockerfile builds it (release, Swift's runtime linked in
+    statically): valgrind 3.19 crashes in the toolchain's shared libdispatch, not in a static binary. A scratch
+    path of its own, so that it does not rebuild the plain release build's products."""
+    if os.environ.get("RELAY_BIN"):
+        return os.environ["RELAY_BIN"]
+    command = ["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "bucket-relay",
+               "--scratch-path", os.path.join(ROOT, ".build-static")]
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    path = subprocess.run(command[:-2] + ["--scratch-path", os.path.join(ROOT, ".build-static"), "--show-bin-path"],
+                          cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    return os.path.join(path, "bucket-relay")
 
 
 def send_events(port: int, template: str, run: str, count: int) -> None:
