@@ -12,7 +12,12 @@ struct Match: ParsableCommand {
     @OptionGroup var rules: RulesOptions
     @Flag(help: "Also say why each other rule did not match.")
     var explain = false
-    @Argument(help: "Request bodies as a sender POSTs them (MinIO, AWS or RGW JSON); - reads standard input.")
+    @Argument(
+        help: ArgumentHelp(
+            "Request bodies as a sender POSTs them (MinIO, AWS, RGW, EventBridge, B2, GCS push or versitygw JSON); "
+                + "- reads standard input."
+        )
+    )
     var events: [String]
 
     func run() throws {

@@ -56,7 +56,9 @@ struct Tap: AsyncParsableCommand {
         if let token = ProcessEnvironment.twin(adminToken, "ADMIN_TOKEN") {
             headers.append((name: "Authorization", value: "Bearer \(token)"))
         }
-        let shown = RedactedURL.redact(url)
+        // The filters are the tap's own (rule and target names, never secrets): only the base is redacted.
+        let filters = url.dropFirst(Self.tapURL(base: base, rules: [], targets: []).count)
+        let shown = RedactedURL.redact(Self.tapURL(base: base, rules: [], targets: [])) + filters
         let client = EventStreamClient(url: url, headers: headers)
         let counts = TapCounts()
         let json = self.json

@@ -24,7 +24,7 @@ struct ReplayBesideServeTests {
             let replayRules = root + "/replay.json"
             func rules(_ path: String) -> String {
                 """
-                { "targets": { "hook": { "url": "\(receiver.url(path: path))", "timeout": "2s" } },
+                { "targets": { "hook": { "url": "\(receiver.url(path: path))", "timeout": "30s" } },
                   "rules": [ { "name": "all", "match": {}, "to": ["hook"] } ] }
                 """
             }
