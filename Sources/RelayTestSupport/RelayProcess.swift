@@ -26,8 +26,7 @@ public final class RelayProcess: Sendable {
     /// captured together.
     private static let spawnLock = NSLock()
 
-    /// Starts `process` while no other test starts one (see ``start(_:environment:)``): every test that spawns a
-    /// process goes through here.
+    /// Starts `process` while no other test starts one (see ``start(_:environment:)``).
     public static func spawn(_ process: Process) throws {
         try spawnLock.withLock { try process.run() }
     }
@@ -51,8 +50,9 @@ public final class RelayProcess: Sendable {
             }
             relay?.output.withLock { $0.append(contentsOf: data) }
         }
-        // One spawn at a time: Foundation's Process.run() has crashed (a bad memmove inside it) when tests running
-        // in parallel started processes at the same moment.
+        // One spawn at a time. This does not cure the crash seen in Process.run() (a memmove past the end of a
+        // readdir buffer in Foundation's findMaximumOpenFromProcSelfFD, fixed upstream in swift-corelibs-foundation
+        // #5472, not in Swift 6.3.1); spawning with posix_spawn directly would.
         try spawnLock.withLock { try process.run() }
         return relay
     }
