@@ -47,25 +47,15 @@ extension DeliveryService {
         }
         let elapsed = ContinuousClock.now - started
         metrics.latency(target: target.name, elapsed)
-        let nowInstant = now()
-        // Whether this attempt counts: only a failure while the target is believed healthy uses an attempt up.
-        let counted = recordHealth(outcome, target: target.name, worker: worker, isProbe: isProbe, now: nowInstant)
-        var random = SystemRandomNumberGenerator()
-        let policy = RetryPolicy(configuration: target.retry)
-        var decision = policy.decide(
+        let (decision, counted, attempts, nowInstant) = decide(
             outcome,
-            attempts: counted ? attemptNumber : delivery.attempts,
-            now: nowInstant,
-            using: &random
+            target: target,
+            worker: worker,
+            isProbe: isProbe,
+            previousAttempts: delivery.attempts
         )
-        if !counted, case .deadLetter(.exhausted) = decision {
-            // The rules were reloaded with fewer attempts than this delivery has made: still not a counted failure.
-            decision = .retry(after: policy.backoff(retry: delivery.attempts, using: &random))
-        }
-        let attempts = counted ? attemptNumber : delivery.attempts
         let status = outcome.status
         let errorText = outcome.errorDescription
-        history.record(target: target.name, at: nowInstant, error: errorText)
         var logMetadata: Logger.Metadata = [
             "target.name": "\(target.name)", "rule.name": "\(delivery.rule)", "delivery.id": "\(delivery.deliveryID)",
             "delivery.attempt": "\(attemptNumber)",
@@ -161,6 +151,36 @@ extension DeliveryService {
                 delay = min(delay * 2, .seconds(30))
             }
         }
+    }
+
+    /// What an attempt's outcome decides, for one delivery or one batch (both made `previousAttempts` before it):
+    /// the target's health is fed, the retry policy applied, and the attempt recorded in the history.
+    /// - Returns: the decision; whether the attempt counted (only a failure while the target is believed healthy
+    ///   uses an attempt up); the attempts to store; the time it was decided at.
+    func decide(
+        _ outcome: AttemptOutcome,
+        target: Target,
+        worker: TargetWorker,
+        isProbe: Bool,
+        previousAttempts: Int
+    ) -> (decision: DeliveryDecision, counted: Bool, attempts: Int, now: Timestamp) {
+        let attemptNumber = previousAttempts + 1
+        let nowInstant = now()
+        let counted = recordHealth(outcome, target: target.name, worker: worker, isProbe: isProbe, now: nowInstant)
+        var random = SystemRandomNumberGenerator()
+        let policy = RetryPolicy(configuration: target.retry)
+        var decision = policy.decide(
+            outcome,
+            attempts: counted ? attemptNumber : previousAttempts,
+            now: nowInstant,
+            using: &random
+        )
+        if !counted, case .deadLetter(.exhausted) = decision {
+            // The rules were reloaded with fewer attempts than this delivery has made: still not a counted failure.
+            decision = .retry(after: policy.backoff(retry: previousAttempts, using: &random))
+        }
+        history.record(target: target.name, at: nowInstant, error: outcome.errorDescription)
+        return (decision, counted, counted ? attemptNumber : previousAttempts, nowInstant)
     }
 
     /// Feeds the target's circuit breaker: an answer that is not a retryable failure shows the target is alive.

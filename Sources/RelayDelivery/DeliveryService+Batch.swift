@@ -98,23 +98,15 @@ extension DeliveryService {
         }
         let elapsed = ContinuousClock.now - started
         metrics.latency(target: target.name, elapsed)
-        let nowInstant = now()
-        let counted = recordHealth(outcome, target: target.name, worker: worker, isProbe: isProbe, now: nowInstant)
-        var random = SystemRandomNumberGenerator()
-        let policy = RetryPolicy(configuration: target.retry)
-        var decision = policy.decide(
+        let (decision, counted, attempts, nowInstant) = decide(
             outcome,
-            attempts: counted ? attemptNumber : batch.attempts,
-            now: nowInstant,
-            using: &random
+            target: target,
+            worker: worker,
+            isProbe: isProbe,
+            previousAttempts: batch.attempts
         )
-        if !counted, case .deadLetter(.exhausted) = decision {
-            decision = .retry(after: policy.backoff(retry: batch.attempts, using: &random))
-        }
-        let attempts = counted ? attemptNumber : batch.attempts
         let status = outcome.status
         let errorText = outcome.errorDescription
-        history.record(target: target.name, at: nowInstant, error: errorText)
         var logMetadata: Logger.Metadata = [
             "target.name": "\(target.name)", "rule.name": "\(batch.rule)", "delivery.id": "\(batch.batchID)",
             "delivery.attempt": "\(attemptNumber)", "batch.records": "\(batch.members.count)",
