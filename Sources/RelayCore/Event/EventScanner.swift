@@ -583,7 +583,7 @@ private struct Scanner {
                     value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
                     position += 6
                 }
-                Self.appendUTF8(value, to: &out)
+                JSONParser.appendUTF8(value, to: &out)
             default: out.append(escape)
             }
         }
@@ -597,25 +597,6 @@ private struct Scanner {
             value = value << 4 | UInt32(ASCII.hexValue(raw[position + offset]) ?? 0)
         }
         return value
-    }
-
-    static func appendUTF8(_ value: UInt32, to out: inout [UInt8]) {
-        switch value {
-        case 0..<0x80:
-            out.append(UInt8(value))
-        case 0x80..<0x800:
-            out.append(UInt8(0xC0 | (value >> 6)))
-            out.append(UInt8(0x80 | (value & 0x3F)))
-        case 0x800..<0x10000:
-            out.append(UInt8(0xE0 | (value >> 12)))
-            out.append(UInt8(0x80 | ((value >> 6) & 0x3F)))
-            out.append(UInt8(0x80 | (value & 0x3F)))
-        default:
-            out.append(UInt8(0xF0 | (value >> 18)))
-            out.append(UInt8(0x80 | ((value >> 12) & 0x3F)))
-            out.append(UInt8(0x80 | ((value >> 6) & 0x3F)))
-            out.append(UInt8(0x80 | (value & 0x3F)))
-        }
     }
 
     /// Whether the token's bytes are `literal` (a name or value without escapes).
