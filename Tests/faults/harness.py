@@ -172,6 +172,27 @@ def run_suite(suite: str, units: list[tuple[str, Callable[[Any], None]]], chosen
     return 1 if results.failed else 0
 
 
+def start_https_server(port: int, handler: type, context: Any) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """A threading HTTPS server on HOST:port with `handler`, serving in a daemon thread. The TLS handshake runs in
+    the handler's thread (setup), never in the accept loop; handler errors (a client refusing the certificate) are
+    quiet."""
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self) -> Any:
+            sock, address = self.socket.accept()
+            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass
+
+    server = Server((HOST, port), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return server, thread
+
+
 def free_port() -> int:
     """A port nothing listens on right now (bound then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
@@ -35,7 +35,7 @@ sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "faults"))
 
-from harness import HOST, Cleanup, Receiver, Relay, Results, free_port, read_dead_letters, wait_until  # noqa: E402
+from harness import HOST, Cleanup, Receiver, Relay, Results, free_port, start_https_server, read_dead_letters, wait_until  # noqa: E402
 
 TOKEN = "relay-" + secrets.token_hex(8)
 ALLOWED = "arn:aws:sns:us-east-1:123456789012:photos-events"
@@ -114,19 +114,7 @@ class StandIn:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self) -> Any:
-                sock, address = self.socket.accept()
-                return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass
-
-        self.server = Server((HOST, self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server, self.thread = start_https_server(self.port, Handler, context)
         cleanup.receiver(self)
 
     @property

@@ -22,14 +22,14 @@ import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "faults"))
 
-from harness import HOST, Cleanup, Relay, Results, free_port, read_dead_letters, wait_until  # noqa: E402
+from harness import HOST, Cleanup, Relay, Results, free_port, start_https_server, read_dead_letters, wait_until  # noqa: E402
 from sender import minio_body  # noqa: E402
 
 MINIO_HEADERS = {"Content-Type": "application/json", "User-Agent": "MinIO (linux; amd64) minio-go/v7.0.70"}
@@ -99,20 +99,7 @@ class TLSReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self) -> Any:
-                sock, address = self.socket.accept()
-                # The handshake runs in the handler's thread (setup), never in the accept loop.
-                return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass
-
-        self.server = Server((HOST, self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server, self.thread = start_https_server(self.port, Handler, context)
         cleanup.receiver(self)  # stopped at the end like the harness's receivers
 
     def url(self, path: str) -> str:
