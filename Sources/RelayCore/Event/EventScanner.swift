@@ -10,6 +10,23 @@
 /// wording. So a body the scanner takes decodes to the same `DecodedBody` either way; the records hold their text
 /// (`EventRecord.JSONSource.text`) rather than a tree, parsed only when a rule pattern reads the record.
 enum EventScanner {
+    /// The well-formed UTF-8 sequences a lead byte starts (RFC 3629): their length, and the range of their second
+    /// byte (narrower after E0, ED, F0, F4: no overlong forms, surrogates or scalars past U+10FFFF); nil for a byte
+    /// that starts none. Bytes after the second are 80...BF.
+    @inline(__always)
+    static func utf8Sequence(_ lead: UInt8) -> (length: Int, low: UInt8, high: UInt8)? {
+        switch lead {
+        case 0xC2...0xDF: (2, 0x80, 0xBF)
+        case 0xE0: (3, 0xA0, 0xBF)
+        case 0xE1...0xEC, 0xEE...0xEF: (3, 0x80, 0xBF)
+        case 0xED: (3, 0x80, 0x9F)
+        case 0xF0: (4, 0x90, 0xBF)
+        case 0xF1...0xF3: (4, 0x80, 0xBF)
+        case 0xF4: (4, 0x80, 0x8F)
+        default: nil
+        }
+    }
+
     /// Member names held at once for the duplicate check (all open objects together); more sends the body to the
     /// full parse.
     static let maximumNames = 512
@@ -68,27 +85,7 @@ enum EventScanner {
                 index += 1
                 continue
             }
-            let length: Int
-            var low: UInt8 = 0x80
-            var high: UInt8 = 0xBF
-            switch lead {
-            case 0xC2...0xDF: length = 2
-            case 0xE0:
-                length = 3
-                low = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED:
-                length = 3
-                high = 0x9F
-            case 0xF0:
-                length = 4
-                low = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4:
-                length = 4
-                high = 0x8F
-            default: return false
-            }
+            guard let (length, low, high) = EventScanner.utf8Sequence(lead) else { return false }
             guard index + length <= bytes.count, bytes[index + 1] >= low, bytes[index + 1] <= high else { return false }
             for offset in 2..<max(2, length) where bytes[index + offset] < 0x80 || bytes[index + offset] > 0xBF {
                 return false
@@ -937,27 +934,7 @@ private struct Scanner {
 
     /// At a byte of 0x80 or more: one well-formed UTF-8 sequence (Unicode's table 3-7), or the full parse.
     mutating func scanUTF8Sequence(_ lead: UInt8) throws(Fallback) {
-        let length: Int
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xBF
-        switch lead {
-        case 0xC2...0xDF: length = 2
-        case 0xE0:
-            length = 3
-            low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED:
-            length = 3
-            high = 0x9F
-        case 0xF0:
-            length = 4
-            low = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4:
-            length = 4
-            high = 0x8F
-        default: throw Fallback()
-        }
+        guard let (length, low, high) = EventScanner.utf8Sequence(lead) else { throw Fallback() }
         guard index + length <= bytes.count else { throw Fallback() }
         let second = bytes[index + 1]
         guard second >= low, second <= high else { throw Fallback() }
