@@ -162,7 +162,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayCoreTests",
-            dependencies: ["RelayCore"],
+            dependencies: ["RelayCore", "RelayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

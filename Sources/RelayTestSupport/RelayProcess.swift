@@ -3,8 +3,8 @@ import Synchronization
 
 /// The built `bucket-relay` executable, run as a child process (for CLI and crash tests).
 public final class RelayProcess: Sendable {
-    public let process: Process
-    private let output: Mutex<[UInt8]>
+    /// The child (spawned with `posix_spawn`, see ``ChildProcess``).
+    public let process: ChildProcess
 
     /// The executable next to the test bundle (built by `swift build --build-tests`), else `.build/debug`.
     public static let executable: String = {
@@ -17,44 +17,16 @@ public final class RelayProcess: Sendable {
         return root.path + "/.build/debug/bucket-relay"
     }()
 
-    private init(process: Process) {
+    private init(process: ChildProcess) {
         self.process = process
-        self.output = Mutex([])
     }
 
     /// Starts `bucket-relay ARGUMENTS` with `environment` added to a minimal environment; stdout and stderr are
     /// captured together.
-    private static let spawnLock = NSLock()
-
-    /// Starts `process` while no other test starts one (see ``start(_:environment:)``).
-    public static func spawn(_ process: Process) throws {
-        try spawnLock.withLock { try process.run() }
-    }
-
     public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RelayProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
         var env = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
         env.merge(environment) { _, new in new }
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let relay = RelayProcess(process: process)
-        pipe.fileHandleForReading.readabilityHandler = { [weak relay] handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
-            relay?.output.withLock { $0.append(contentsOf: data) }
-        }
-        // One spawn at a time. This does not cure the crash seen in Process.run() (a memmove past the end of a
-        // readdir buffer in Foundation's findMaximumOpenFromProcSelfFD, fixed upstream in swift-corelibs-foundation
-        // #5472, not in Swift 6.3.1); spawning with posix_spawn directly would.
-        try spawnLock.withLock { try process.run() }
-        return relay
+        return RelayProcess(process: try ChildProcess.spawn(executable, arguments, environment: env))
     }
 
     /// Runs `bucket-relay ARGUMENTS` to completion.
@@ -73,12 +45,12 @@ public final class RelayProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        // Let the pipe's last bytes arrive.
-        try await Task.sleep(for: .milliseconds(50))
+        await relay.process.finished()  // the pipe's last bytes
         return (relay.process.terminationStatus, relay.text)
     }
 
-    public var text: String { output.withLock { String(decoding: $0, as: UTF8.self) } }
+    /// Everything the relay has printed so far (stdout and stderr together).
+    public var text: String { process.outputText }
 
     /// Waits for the "Relay listening" log line and returns the port it names.
     public func waitForPort(timeout: Duration = .seconds(30)) async throws -> Int {
@@ -96,7 +68,7 @@ public final class RelayProcess: Sendable {
 
     /// Sends `signal` to the child (only ever this process, by its PID).
     public func signal(_ signal: Int32) {
-        if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
+        process.signal(signal)
     }
 
     /// SIGKILL, then waits (at most 10 s, polling) for the process to be gone. Never `waitUntilExit`: called from

@@ -1,4 +1,5 @@
 import Foundation
+import RelayTestSupport
 import Testing
 
 @testable import RelayCore
@@ -70,7 +71,7 @@ import Testing
     /// The loop for rules without a bucket condition, run by a real shell against a stand-in `mc` that lists two
     /// buckets the way `mc ls --json` does: one `mc event add` per bucket, with the filter of the rules; a bucket
     /// whose own lines the loop covers gets none of them.
-    @Test func theEveryBucketLoopRunsInAShellAndAddsEachBucket() throws {
+    @Test func theEveryBucketLoopRunsInAShellAndAddsEachBucket() async throws {
         let ruleSet = R.ruleSet(
             #"""
             {"targets": {"t": {"url": "http://t/"}},
@@ -100,13 +101,13 @@ import Testing
             """#.utf8
         ).write(to: mc)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: mc.path)
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", loop]
-        shell.environment = ["PATH": directory.path + ":/usr/bin:/bin", "MC_CALLS": calls]
-        try shell.run()
-        shell.waitUntilExit()
-        #expect(shell.terminationStatus == 0)
+        let shell = try ChildProcess.spawn(
+            "/bin/sh",
+            ["-c", loop],
+            environment: ["PATH": directory.path + ":/usr/bin:/bin", "MC_CALLS": calls]
+        )
+        await shell.finished()
+        #expect(shell.terminationStatus == 0, "\(shell.outputText)")
         let recorded = try String(contentsOfFile: calls, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(
             recorded == [

@@ -8,9 +8,9 @@ final class NATSServer: @unchecked Sendable {
     /// `nats://127.0.0.1:PORT`.
     let url: String
     let directory: String
-    private var process: Process
+    private var process: ChildProcess
 
-    private init(url: String, directory: String, process: Process) {
+    private init(url: String, directory: String, process: ChildProcess) {
         self.url = url
         self.directory = directory
         self.process = process
@@ -48,17 +48,16 @@ final class NATSServer: @unchecked Sendable {
     }
 
     /// Starts nats-server on `port` (-1: a free one, which the server writes to its ports file).
-    private static func launch(directory: String, port: Int) async throws -> (String, Process) {
+    private static func launch(directory: String, port: Int) async throws -> (String, ChildProcess) {
         guard let executable else { throw NATSServerError("nats-server not found: apt-get install nats-server") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", "\(directory)/store", "--ports_file_dir", directory,
-            "-l", "\(directory)/nats-server.log",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try RelayProcess.spawn(process)
+        let process = try ChildProcess.spawn(
+            executable,
+            [
+                "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", "\(directory)/store", "--ports_file_dir", directory,
+                "-l", "\(directory)/nats-server.log",
+            ],
+            output: .discard
+        )
         let portsFile =
             "\(directory)/\(URL(fileURLWithPath: executable).lastPathComponent)_\(process.processIdentifier).ports"
         for _ in 0..<200 {

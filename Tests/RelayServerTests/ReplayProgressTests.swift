@@ -59,17 +59,9 @@ struct ReplayProgressTests {
             let command = [RelayProcess.executable, "replay", "--data-dir", root + "/data", "--rules", rules]
                 .joined(separator: " ")
             // `script` gives the command a pseudo-terminal and copies what it prints.
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-            process.arguments = ["-qec", command, "/dev/null"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            process.standardInput = FileHandle.nullDevice
-            try RelayProcess.spawn(process)
-            // Read on a thread of its own: a blocking read on the cooperative pool (2 threads here) could starve the
-            // receiver the replay sends to.
-            let output = await Self.readToEnd(pipe, of: process)
+            let process = try ChildProcess.spawn("/usr/bin/script", ["-qec", command, "/dev/null"])
+            await process.finished()
+            let output = process.outputText
             #expect(process.terminationStatus == 0, "\(output.suffix(500))")
             #expect(output.contains("] 20000/20000 100%"), "\(output.suffix(500))")
             #expect(output.contains("ETA"))
@@ -98,18 +90,6 @@ struct ReplayProgressTests {
             #expect(!result.output.contains("\u{1B}["), "no terminal control sequences in a file")
             #expect(lines.last?.hasPrefix("replay: 20000 sent and removed") == true, "\(lines.last ?? "")")
             #expect(lines.count < 1_000, "counts every few seconds, not a line per dead letter")
-        }
-    }
-
-    /// Everything `process` writes to `pipe` until it exits, read on a dedicated thread.
-    static func readToEnd(_ pipe: Pipe, of process: Process) async -> String {
-        await withCheckedContinuation { continuation in
-            let reader = Thread {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
-            }
-            reader.start()
         }
     }
 }

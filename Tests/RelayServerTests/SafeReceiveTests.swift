@@ -62,15 +62,9 @@ struct SafeReceiveTests {
         """
 
     static func python(_ script: String, arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try RelayProcess.spawn(process)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let process = try ChildProcess.spawn("/usr/bin/env", ["python3", "-c", script] + arguments)
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return process.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static let everythingRules = [

@@ -21,23 +21,15 @@ struct SpoolCrashTests {
     @Test func acknowledgedWritesSurviveKill9() async throws {
         try await TemporaryDirectory.with { directory in
             let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["--testing-library", "swift-testing", "--filter", "crashChildEnqueuesUntilKilled"]
             var environment = ProcessInfo.processInfo.environment
             environment[Self.childDirectoryKey] = directory
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                process.terminationHandler = { _ in continuation.resume() }
-                do {
-                    try RelayProcess.spawn(process)
-                } catch {
-                    process.terminationHandler = nil
-                    continuation.resume(throwing: error)
-                }
-            }
+            let process = try ChildProcess.spawn(
+                executable,
+                ["--testing-library", "swift-testing", "--filter", "crashChildEnqueuesUntilKilled"],
+                environment: environment,
+                output: .discard
+            )
+            await process.finished()
             #expect(process.terminationReason == .uncaughtSignal)
             #expect(process.terminationStatus == SIGKILL)
 
