@@ -90,7 +90,8 @@ public struct SNSMessage: Sendable, Equatable {
     /// - Returns: ``Parsed/notEnvelope`` for anything without SNS's `Type` (raw message delivery: the S3 event, with
     ///   the header saying `Notification`), ``Parsed/envelope(_:)`` or ``Parsed/invalid(_:_:)``.
     public static func parse(_ body: [UInt8], messageTypeHeader: String?) -> Parsed {
-        guard messageTypeHeader != nil || contains(body, Array(#""TopicArn""#.utf8)) else { return .notEnvelope }
+        // One memchr pass for the capital T of the key (then a compare at each T): an S3 event body is not an envelope.
+        guard messageTypeHeader != nil || ByteSearch.contains(body, topicArnKey, anchor: 1) else { return .notEnvelope }
         guard let root = try? JSONParser.parse(body), let members = root.objectValue,
             let kind = root["Type"]?.stringValue.flatMap(Kind.init(rawValue:))
         else { return .notEnvelope }
@@ -173,21 +174,5 @@ public struct SNSMessage: Sendable, Equatable {
         return out
     }
 
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, haystack.count >= needle.count else { return false }
-        var index = 0
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first {
-                var match = true
-                for offset in 1..<needle.count where haystack[index + offset] != needle[offset] {
-                    match = false
-                    break
-                }
-                if match { return true }
-            }
-            index += 1
-        }
-        return false
-    }
+    private static let topicArnKey: [UInt8] = Array(#""TopicArn""#.utf8)
 }

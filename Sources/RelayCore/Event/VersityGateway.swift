@@ -28,19 +28,7 @@ enum VersityGateway {
     /// `principalId`). The scanner's fast path, which reads keys as AWS's, is not taken for such a body; the full
     /// parse then decides with `isVersityGateway(_:)`. One `memchr` pass over the body.
     static func mayBeVersityGateway(_ body: UnsafeRawBufferPointer) -> Bool {
-        guard let base = body.baseAddress, body.count >= marker.count else { return false }
-        // memchr for the rare capital P (SIMD in the C library), then a compare at each one.
-        var offset = 1
-        let last = body.count - marker.count + 1
-        while offset < last {
-            guard let found = memchr(base + offset, Int32(UInt8(ascii: "P")), last - offset) else { return false }
-            let at = base.distance(to: UnsafeRawPointer(found))
-            if body[at - 1] == UInt8(ascii: "\""), marker.indices.allSatisfy({ body[at - 1 + $0] == marker[$0] }) {
-                return true
-            }
-            offset = at + 1
-        }
-        return false
+        ByteSearch.contains(body, marker, anchor: 1)
     }
 
     private static let marker: [UInt8] = Array(#""PrincipalId""#.utf8)
