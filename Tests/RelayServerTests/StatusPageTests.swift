@@ -4,6 +4,7 @@ import RelayCore
 import RelayDelivery
 import RelayLog
 import RelayServer
+import RelaySpool
 import RelayTestSupport
 import Testing
 
@@ -230,6 +231,22 @@ struct StatusPageTests {
                 #expect(letter["key"] as? String == raw, "as the payload has it")
                 #expect(letter["decodedKey"] as? String == #"uploads/2026/cat<b>&"x".jpg"#)
                 #expect(letter["bucket"] as? String == "photos")
+
+                // A line that names no target (an SNS refusal) beside it: replaying all keeps it, counted apart.
+                let file = try DeadLetterFile(directory: relay.dataDirectory)
+                let refused = DeadLetter(time: Timestamp.now().iso8601, reason: .badSignature, payload: "{}")
+                try await file.append([refused])
+                file.close()
+                let replay = try await TestHTTP.post(
+                    relay.url("/status/replay"),
+                    body: "scope=all",
+                    headers: [("Authorization", "Bearer admin")]
+                )
+                let result = try Self.object(replay.body)
+                #expect(result["neverRouted"] as? Int == 1, "\(result)")
+                #expect(result["unsendable"] as? Int == 0, "\(result)")
+                #expect(result["failed"] as? Int == 1, "the records target still refuses: \(result)")
+                #expect(try relay.deadLetters().count == 2, "both lines stay")
             }
         }
     }
