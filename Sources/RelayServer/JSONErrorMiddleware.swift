@@ -15,6 +15,17 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError
+            where error.status == .notFound && RelayRoutes.eventPaths.contains(request.uri.path)
+        {
+            // The event routes exist, for POST (and HEAD, OPTIONS): any other method is 405 (RFC 9110 §15.5.6).
+            var response = Self.response(
+                status: .methodNotAllowed,
+                detail: "events are sent with POST to \(request.uri.path), not \(request.method); HEAD answers 200 "
+                    + "for liveness checks"
+            )
+            response.headers[.allow] = RelayRoutes.eventMethods
+            return response
         } catch let error as HTTPError {
             return Self.response(status: error.status, detail: error.body ?? Self.detail(for: error.status, request))
         } catch let error as any HTTPResponseError {

@@ -273,6 +273,9 @@ public final class Relay: Sendable {
             // Stopped first: ends the taps' endless responses, which the server's graceful stop would wait for.
             .init(service: tap),
         ]
+        // Told first of all: logs that the stop has begun.
+        let log = self.log
+        services.append(.init(service: ShutdownNotice(logger: logger, pending: { log.totals.pendingCount })))
         var groupConfiguration = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -283,6 +286,11 @@ public final class Relay: Sendable {
         let group = ServiceGroup(configuration: groupConfiguration)
         serviceGroup.withLock { $0 = group }
         try await group.run()
+        // What the next start finds: the pending deliveries left in the spool (or the streams).
+        logger.info(
+            "Relay stopped",
+            metadata: ["pending": "\(log.totals.pendingCount)", "pending.bytes": "\(log.totals.pendingBytes)"]
+        )
     }
 
     /// Starts a graceful stop of a running `run()`.

@@ -98,6 +98,14 @@ enum RelayRoutes {
         // Older MinIO releases check liveness with HEAD.
         router.head("/minio-event") { _, _ in Response(status: .ok) }
         router.head("/") { _, _ in Response(status: .ok) }
+        // What the event routes take; any other method on them is 405 with this `Allow` (JSONErrorMiddleware).
+        for path in eventPaths {
+            router.on(RouterPath(path), method: .options) { _, _ in
+                var headers = HTTPFields()
+                headers[.allow] = eventMethods
+                return Response(status: .noContent, headers: headers)
+            }
+        }
         router.get("/healthz") { _, _ in
             json(.ok, #"{"status":"ok"}"#)
         }
@@ -128,6 +136,11 @@ enum RelayRoutes {
         TapRoutes.register(on: router, relay: relay)
         return router
     }
+
+    /// The paths events are posted to (docs/interface.md, "HTTP").
+    static let eventPaths: Set<String> = ["/minio-event", "/"]
+    /// The `Allow` of the event paths: their 405 and their `OPTIONS` answer.
+    static let eventMethods = "POST, HEAD, OPTIONS"
 
     /// The 503 `/readyz` answers when events would be refused: too little free space in the data directory, or a
     /// delivery log that cannot commit; nil when ready.

@@ -4,6 +4,7 @@ import Logging
 import RelayCore
 import RelayDelivery
 import RelayJetStream
+import RelayLog
 import RelayServer
 
 /// `bucket-relay replay`: sends dead letters again and removes only the ones that succeed (docs/delivery.md,
@@ -31,12 +32,18 @@ struct Replay: AsyncParsableCommand {
     @OptionGroup var rules: RulesOptions
     @Flag(help: "List what would be sent, send nothing.")
     var dryRun = false
-    @Option(help: "Seconds between progress lines when the output is not a terminal. Default 2.")
+    // Unconditional: `--progress-every -5` gets the error below, not the parser's "Missing value".
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds between progress lines when the output is not a terminal. Default 2."
+    )
     var progressEvery: Double = 2
 
     func run() async throws {
         guard progressEvery.isFinite, progressEvery > 0 else {
-            throw ValidationError("--progress-every: \"\(progressEvery)\" is not a number of seconds above 0")
+            throw ValidationError(
+                "--progress-every: durations must be positive (got \(progressEvery)); give the seconds, e.g. 2 or 0.5"
+            )
         }
         let directory = dataDirectory.path
         let rulesPath = rules.path
@@ -55,11 +62,18 @@ struct Replay: AsyncParsableCommand {
             }
             filter.since = parsed
         }
-        if let configuration = try jetStream.configuration() {
+        let jetStreamConfiguration = try jetStream.configuration()
+        let replay = DeadLetterReplay(dataDirectory: directory, rules: ruleSet)
+        if let target, ruleSet.target(named: target) == nil {
+            // Lines for it cannot be sent: say so before anything, with the targets there are.
+            let naming = jetStreamConfiguration == nil ? (try? replay.count(.init(target: target)).selected) : nil
+            printError(Self.unknownTargetMessage(target, ruleSet: ruleSet, rulesPath: rulesPath, naming: naming))
+            throw ExitCode(1)
+        }
+        if let configuration = jetStreamConfiguration {
             try await runOnJetStream(configuration, ruleSet: ruleSet, filter: filter, rulesPath: rulesPath)
             return
         }
-        let replay = DeadLetterReplay(dataDirectory: directory, rules: ruleSet)
         guard FileManager.default.fileExists(atPath: replay.path) else {
             print("\(replay.path): no dead letters")
             return
@@ -73,7 +87,7 @@ struct Replay: AsyncParsableCommand {
             interval: .milliseconds(Int64(min(max(0.05, progressEvery), 86_400) * 1000))
         )
         let shownPerKind = 20
-        var shown = (failed: 0, unsendable: 0)
+        var shown = (failed: 0, unsendable: 0, neverRouted: 0)
         let summary: DeadLetterReplay.Summary
         do {
             summary = try await replay.run(filter, dryRun: dryRun, client: client) { event in
@@ -97,6 +111,9 @@ struct Replay: AsyncParsableCommand {
                                 + "the rules (\(rulesPath)); add the target back to replay it"
                         )
                     }
+                case .neverRouted(let line):
+                    shown.neverRouted += 1
+                    if shown.neverRouted <= shownPerKind { progress.print(Self.neverRoutedMessage(line)) }
                 case .wouldSend(let id, let target, let url):
                     print("would send \(LogText.escaped(id)) to \(LogText.escaped(target)) \(LogText.escaped(url))")
                 }
@@ -108,17 +125,24 @@ struct Replay: AsyncParsableCommand {
         progress.finish()
         if shown.failed > shownPerKind { print("... and \(shown.failed - shownPerKind) more failed") }
         if shown.unsendable > shownPerKind { print("... and \(shown.unsendable - shownPerKind) more cannot be sent") }
+        if shown.neverRouted > shownPerKind {
+            print("... and \(shown.neverRouted - shownPerKind) more never routed to a target")
+        }
+        if summary.selected == 0 && summary.neverRouted == 0 {
+            print(noneSelectedMessage(among: summary.skipped, in: "the file"))
+        }
         if dryRun {
             print(
                 "replay --dry-run: \(summary.planned) would be sent, \(summary.unsendable) cannot be sent, "
-                    + "\(summary.skipped) not selected"
+                    + "\(summary.neverRouted) never routed (kept), \(summary.skipped) not selected"
             )
             return
         }
         let left = (try? replay.count(.init()).total) ?? 0
         print(
             "replay: \(summary.sent) sent and removed, \(summary.failed) failed and kept, \(summary.unsendable) cannot "
-                + "be sent, \(summary.skipped) not selected; \(left) left in the file"
+                + "be sent, \(summary.neverRouted) never routed (kept), \(summary.skipped) not selected; \(left) left "
+                + "in the file"
         )
         if summary.failed > 0 || summary.unsendable > 0 { throw ExitCode(1) }
     }
@@ -157,6 +181,7 @@ extension Replay {
             )
             let shownPerKind = 20
             var unsendable = 0
+            var neverRouted = 0
             summary = try await replay.run(filter, dryRun: dryRun) { event in
                 switch event {
                 case .requeued, .sent:
@@ -172,12 +197,21 @@ extension Replay {
                                 + "the rules (\(rulesPath)); add the target back to replay it"
                         )
                     }
+                case .neverRouted(let line):
+                    neverRouted += 1
+                    if neverRouted <= shownPerKind { progress.print(Self.neverRoutedMessage(line)) }
                 case .wouldSend(let id, let target, let url):
                     print("would send \(LogText.escaped(id)) to \(LogText.escaped(target)) \(LogText.escaped(url))")
                 }
             }
             progress.finish()
             if unsendable > shownPerKind { print("... and \(unsendable - shownPerKind) more cannot be sent") }
+            if neverRouted > shownPerKind {
+                print("... and \(neverRouted - shownPerKind) more never routed to a target")
+            }
+            if summary.selected == 0 && summary.neverRouted == 0 {
+                print(noneSelectedMessage(among: summary.skipped, in: "the stream"))
+            }
             left = dryRun ? 0 : (try? await replay.count(.init()).total) ?? 0
         } catch {
             await log.close()
@@ -188,16 +222,51 @@ extension Replay {
         if dryRun {
             print(
                 "replay --dry-run: \(summary.planned) would be sent, \(summary.unsendable) cannot be sent, "
-                    + "\(summary.skipped) not selected"
+                    + "\(summary.neverRouted) never routed (kept), \(summary.skipped) not selected"
             )
             return
         }
         print(
             "replay: \(summary.sent) re-queued for delivery and removed, \(summary.unsendable) cannot be sent, "
-                + "\(summary.skipped) not selected; \(left) left in \(JetStreamConfiguration(servers: []).streamPrefix)"
-                + "_DEADLETTERS"
+                + "\(summary.neverRouted) never routed (kept), \(summary.skipped) not selected; \(left) left in "
+                + "\(JetStreamConfiguration(servers: []).streamPrefix)_DEADLETTERS"
         )
         if summary.unsendable > 0 { throw ExitCode(1) }
+    }
+}
+
+extension Replay {
+    /// The line printed for a dead letter that names no target: what it is and why it is not replayed.
+    static func neverRoutedMessage(_ line: DeadLetterReplay.NeverRouted) -> String {
+        "kept the dead letter of \(LogText.escaped(line.time)) (reason \(line.reason.rawValue)): it was never routed to "
+            + "a target, so replay has nothing to send; \(LogText.escaped(line.explanation))"
+    }
+
+    /// The error of `--target NAME` for a target the rules do not have: the targets they have, and how many dead
+    /// letters name it (`naming`, when known).
+    static func unknownTargetMessage(_ target: String, ruleSet: RuleSet, rulesPath: String, naming: Int?) -> String {
+        let names = ruleSet.targets.map { LogText.escaped($0.name) }.sorted()
+        var message =
+            "error: --target \"\(LogText.escaped(target))\" is not a target of the rules (\(rulesPath)); "
+            + (names.isEmpty ? "they have no target" : "their targets: \(names.joined(separator: ", "))")
+        if let naming, naming > 0 {
+            message += "; \(naming) dead letter(s) name it: add the target back to the rules to replay them"
+        } else if naming == 0 {
+            message += "; no dead letter names it"
+        }
+        return message
+    }
+
+    /// The line printed when the selection holds no dead letter: which selection, and how many letters were looked at.
+    func noneSelectedMessage(among count: Int, in place: String) -> String {
+        var selection: [String] = []
+        if let target { selection.append("--target \(LogText.escaped(target))") }
+        if let rule { selection.append("--rule \(LogText.escaped(rule))") }
+        if let since { selection.append("--since \(LogText.escaped(since))") }
+        let what =
+            selection.isEmpty
+            ? "no dead letter to replay" : "no dead letter matches \(selection.joined(separator: " "))"
+        return "replay: \(what) (\(count) in \(place)); nothing sent"
     }
 }
 

@@ -116,7 +116,10 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "SNS subscriptions") var sns: SNSOptions
     @Option(help: "Log format: text or json (RELAY_LOG_FORMAT). Default text.")
     var logFormat: String?
+    // Unconditional: the next argument is the value even when it starts with '-', so that `-5s` gets the duration's
+    // own error instead of the parser's "Missing value".
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "How often to log a summary of what the relay did (records, spooled, delivered, retried, dead-lettered) "
                 + "at info, e.g. 60s; 0 turns it off. Each event is logged at debug (RELAY_LOG_SUMMARY_INTERVAL). "
@@ -338,6 +341,8 @@ struct Serve: AsyncParsableCommand {
             let name = logSummaryInterval != nil ? "--log-summary-interval" : "RELAY_LOG_SUMMARY_INTERVAL"
             if text == "0" {
                 configuration.logSummaryInterval = nil
+            } else if text.hasPrefix("-") {
+                throw ValidationError("\(name): durations must be positive (got \(text)); use e.g. 60s, or 0 for none")
             } else {
                 do {
                     let interval = try DurationParser.parse(text)

@@ -177,6 +177,44 @@ struct CommandLineTests {
         #expect(result.output.contains("uploads/2026/cat.jpg"))
     }
 
+    /// Negative durations, in every form the parser takes: the value's own error, never "Missing value".
+    static let negativeDurations: [([String], [String: String], String)] = [
+        (
+            ["serve", "--host", "127.0.0.1", "--port", "0", "--log-summary-interval", "-5s"], [:],
+            "--log-summary-interval: durations must be positive (got -5s)"
+        ),
+        (
+            ["serve", "--host", "127.0.0.1", "--port", "0", "--log-summary-interval=-5s"], [:],
+            "--log-summary-interval: durations must be positive (got -5s)"
+        ),
+        (
+            ["serve", "--host", "127.0.0.1", "--port", "0"], ["RELAY_LOG_SUMMARY_INTERVAL": "-5s"],
+            "RELAY_LOG_SUMMARY_INTERVAL: durations must be positive (got -5s)"
+        ),
+        (["replay", "--progress-every", "-5"], [:], "--progress-every: durations must be positive (got -5.0)"),
+        (["replay", "--progress-every=-5"], [:], "--progress-every: durations must be positive (got -5.0)"),
+    ]
+
+    @Test(arguments: negativeDurations)
+    func aNegativeDurationGetsAClearError(
+        arguments: [String],
+        environment: [String: String],
+        message: String
+    )
+        async throws
+    {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let result = try await RelayProcess.run(
+            arguments + ["--rules", Fixtures.packageRoot + "/rules", "--data-dir", root + "/data"],
+            environment: environment
+        )
+        #expect(result.status != 0, "\(result.output)")
+        #expect(result.output.contains(message), "\(result.output)")
+        #expect(!result.output.contains("Missing value"), "\(result.output)")
+        #expect(!result.output.contains("Relay listening"), "\(result.output)")
+    }
+
     @Test func replaySendsDeadLettersAgainAndRemovesOnlyTheDelivered() async throws {
         let root = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(root) }

@@ -134,17 +134,43 @@ struct IngressTests {
         }
     }
 
-    @Test func unknownRoutesAndMethodsGetAJSON404() async throws {
+    @Test func unknownRoutesGetAJSON404() async throws {
         try await TestRelay.with(rules: Self.rules, environment: ["BASE": "http://127.0.0.1:1"]) { relay throws in
             for response in [
                 try await TestHTTP.get(relay.url("/nope")),
-                try await TestHTTP.client().execute(HTTPRequest(method: "PUT", url: relay.url(), body: [])),
+                try await TestHTTP.client().execute(HTTPRequest(method: "PUT", url: relay.url("/nope"), body: [])),
             ] {
                 #expect(response.status == 404)
                 let error = try JSONParser.parse(response.body)
                 #expect(error["error"]?.stringValue == "not found")
                 #expect(error["detail"]?.stringValue?.contains("POST /minio-event") == true)
             }
+        }
+    }
+
+    @Test func otherMethodsOnTheEventRoutesGet405WithAllowAndProbesStillWork() async throws {
+        try await TestRelay.configured(rules: Self.rules, environment: ["BASE": "http://127.0.0.1:1"]) {
+            $0.authToken = "s3cret"
+        } _: { relay in
+            let client = try TestHTTP.client()
+            for path in ["/minio-event", "/"] {
+                for method in ["GET", "PUT", "DELETE", "PATCH"] {
+                    let response = try await client.execute(HTTPRequest(method: method, url: relay.url(path), body: []))
+                    #expect(response.status == 405, "\(method) \(path)")
+                    #expect(response.header("Allow") == "POST, HEAD, OPTIONS", "\(method) \(path)")
+                    let error = try JSONParser.parse(response.body)
+                    #expect(error["error"]?.stringValue == "method not allowed")
+                    #expect(error["detail"]?.stringValue?.contains("events are sent with POST to \(path)") == true)
+                }
+                let options = try await client.execute(HTTPRequest(method: "OPTIONS", url: relay.url(path), body: []))
+                #expect(options.status == 204, "OPTIONS \(path)")
+                #expect(options.header("Allow") == "POST, HEAD, OPTIONS")
+                // MinIO's liveness probe (HEAD) and its POSTs are unchanged.
+                #expect(try await TestHTTP.head(relay.url(path)).status == 200)
+                #expect(try await relay.post([], headers: [("Authorization", "Bearer s3cret")]).status == 200)
+            }
+            #expect(try await TestHTTP.get(relay.url("/minio-event/nope")).status == 404)
+            #expect(relay.relay.log.totals.pendingCount == 0)
         }
     }
 

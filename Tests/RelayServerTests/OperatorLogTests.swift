@@ -30,6 +30,28 @@ struct OperatorLogTests {
         }
     }
 
+    @Test func aGracefulStopOfAnIdleRelayLogsItsStartAndItsEndWithWhatIsLeft() async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let relay = try RelayProcess.start([
+            "serve", "--rules", Fixtures.packageRoot + "/rules", "--data-dir", root + "/data", "--host", "127.0.0.1",
+            "--port", "0",
+        ])
+        defer { relay.kill() }
+        _ = try await relay.waitForPort()
+        #expect(!relay.text.contains("Relay stopping"))
+        relay.signal(SIGTERM)
+        #expect(try await relay.waitForExit(timeout: .seconds(15)) == 0, "\(relay.text)")
+        try await Task.sleep(for: .milliseconds(50))
+        let lines = relay.text.split(separator: "\n")
+        let stopping = try #require(lines.firstIndex { $0.contains("Relay stopping") }, "\(relay.text)")
+        let stopped = try #require(lines.firstIndex { $0.contains("Relay stopped") }, "\(relay.text)")
+        #expect(stopping < stopped)
+        #expect(lines[stopping].contains(" info ") && lines[stopping].contains("pending=0"), "\(lines[stopping])")
+        #expect(lines[stopped].contains(" info ") && lines[stopped].contains("pending=0"), "\(lines[stopped])")
+        #expect(lines[stopped].contains("pending.bytes=0"), "\(lines[stopped])")
+    }
+
     @Test func circuitTransitionsAndUnknownTargetDeadLettersReachTheLog() async throws {
         let root = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(root) }

@@ -4,6 +4,7 @@ import RelayCore
 import RelayDelivery
 import RelayLog
 import RelayServer
+import RelaySpool
 import RelayTestSupport
 import Testing
 
@@ -190,6 +191,62 @@ struct StatusPageTests {
                 #expect(try relay.deadLetters().isEmpty, "the replayed line left the file")
                 let after = try await TestHTTP.get(relay.url("/status"), headers: [("Cookie", cookie)])
                 #expect(String(decoding: after.body, as: UTF8.self).contains("sent 1, failed 0"))
+            }
+        }
+    }
+
+    @Test func showsDeadLetterKeysDecodedAndEscapedAndGivesTheDecodedKeyInJSON() async throws {
+        // The record's key as MinIO sends it: form-encoded; decoded, `uploads/2026/cat<b>&"x".jpg`.
+        let body = Array(
+            """
+            {"Records":[{"eventVersion":"2.0","eventSource":"minio:s3","eventName":"s3:ObjectCreated:Put",\
+            "eventTime":"2026-11-25T10:00:00.000Z","s3":{"bucket":{"name":"photos"},\
+            "object":{"key":"uploads%2F2026%2Fcat%3Cb%3E%26%22x%22.jpg","size":12}}}]}
+            """.utf8
+        )
+        let refuse: Receiver.Responder = { _, _ in ReceiverResponse(status: 400) }
+        try await Receiver.withReceiver(responder: refuse) { receiver in
+            let rules = [
+                "rules.json": """
+                { "targets": { "records": { "url": "\(receiver.url(path: "/records"))", "format": "records" } },
+                  "rules": [ { "name": "all", "match": {}, "to": ["records"] } ] }
+                """
+            ]
+            try await TestRelay.configured(rules: rules, { $0.adminToken = "admin" }) { relay in
+                #expect(try await relay.post(body).status == 200)
+                _ = try await relay.waitForDeadLetters(count: 1)
+                let page = try await TestHTTP.get(relay.url("/status"), headers: [("Authorization", "Bearer admin")])
+                #expect(page.status == 200)
+                let html = String(decoding: page.body, as: UTF8.self)
+                #expect(html.contains("photos/uploads/2026/cat&lt;b&gt;&amp;&quot;x&quot;.jpg"), "\(html)")
+                #expect(!html.contains("%2F"), "no key is shown URL-encoded")
+                #expect(!html.contains("cat<b>"), "the key is HTML-escaped")
+
+                let json = try await TestHTTP.get(
+                    relay.url("/status"),
+                    headers: [("Accept", "application/json"), ("Authorization", "Bearer admin")]
+                )
+                let letter = try #require((try Self.object(json.body)["deadLetters"] as? [[String: Any]])?.first)
+                let raw = "uploads%2F2026%2Fcat%3Cb%3E%26%22x%22.jpg"
+                #expect(letter["key"] as? String == raw, "as the payload has it")
+                #expect(letter["decodedKey"] as? String == #"uploads/2026/cat<b>&"x".jpg"#)
+                #expect(letter["bucket"] as? String == "photos")
+
+                // A line that names no target (an SNS refusal) beside it: replaying all keeps it, counted apart.
+                let file = try DeadLetterFile(directory: relay.dataDirectory)
+                let refused = DeadLetter(time: Timestamp.now().iso8601, reason: .badSignature, payload: "{}")
+                try await file.append([refused])
+                file.close()
+                let replay = try await TestHTTP.post(
+                    relay.url("/status/replay"),
+                    body: "scope=all",
+                    headers: [("Authorization", "Bearer admin")]
+                )
+                let result = try Self.object(replay.body)
+                #expect(result["neverRouted"] as? Int == 1, "\(result)")
+                #expect(result["unsendable"] as? Int == 0, "\(result)")
+                #expect(result["failed"] as? Int == 1, "the records target still refuses: \(result)")
+                #expect(try relay.deadLetters().count == 2, "both lines stay")
             }
         }
     }

@@ -13,7 +13,9 @@ import RelaySpool
 /// - Sent lines are removed as the replay goes (about once a second), so a replay that is killed re-sends at most the
 ///   last second's lines (with their original `webhook-id`, so receivers can drop the repeat).
 /// - A line is sent only to a target of the loaded rules, at its configured URL with its configured headers and
-///   signing secrets; a line for a target not in the rules (or with none) is never sent anywhere.
+///   signing secrets; a line for a target not in the rules is never sent anywhere.
+/// - A line that names no target (undecodable input, an SNS notification refused by its signature or topic: input
+///   that was never routed) is never sent nor routed again: it is kept and reported as ``Event/neverRouted(_:)``.
 public struct DeadLetterReplay: Sendable {
     /// Which lines to send.
     public struct Filter: Sendable {
@@ -40,13 +42,44 @@ public struct DeadLetterReplay: Sendable {
         case sent(deliveryID: String, target: String, status: Int)
         /// Sent, the target did not answer 2xx (or could not be reached); the line stays.
         case failed(deliveryID: String, target: String, reason: String)
-        /// Not sent: the target is not in the rules (or the line names none); the line stays.
+        /// Not sent: the target is not in the rules; the line stays.
         case unsendable(deliveryID: String, target: String?)
+        /// Not sent: the line names no target, because its input was never routed (its `reason`: `undecodable`,
+        /// `undecodable_overflow`, `bad_signature`, `sns_topic_not_allowed`); the line stays. Reported when the
+        /// filter selects no target (`--target` never selects these lines).
+        case neverRouted(NeverRouted)
         /// Dry run: would be sent to this (redacted) URL.
         case wouldSend(deliveryID: String, target: String, url: String)
         /// With JetStream (``JetStreamDeadLetterReplay``): appended to the target's pending deliveries and removed
         /// from the dead letters; the relays deliver it.
         case requeued(deliveryID: String, target: String)
+    }
+
+    /// A line that names no target, as reported by ``Event/neverRouted(_:)``.
+    public struct NeverRouted: Sendable, Equatable {
+        /// When the line was written (ISO 8601), which identifies it: such lines have no delivery id.
+        public var time: String
+        public var reason: DeadLetterReason
+        /// The field at fault of an `undecodable` line, if any.
+        public var field: String?
+        /// The line's explanation, if any.
+        public var detail: String?
+
+        /// Why such a line is not replayed, and what to do instead: one sentence without a final period.
+        public var explanation: String {
+            switch reason {
+            case .undecodable, .undecodableOverflow:
+                let at = field.map { " (field \($0))" } ?? ""
+                return "the body received is not a routable event\(at); fix it at the sender, which sends it again"
+            case .badSignature:
+                return "its SNS signature did not verify, so it is never routed (docs/security.md, \"SNS signatures\")"
+            case .snsTopicNotAllowed:
+                return "its SNS topic is not allowed by --sns-topic-arn; allow the topic, then have S3 send the event "
+                    + "again"
+            default:
+                return "the line names no target to send it to"
+            }
+        }
     }
 
     /// The counts of one replay.
@@ -57,8 +90,11 @@ public struct DeadLetterReplay: Sendable {
         public var failed = 0
         /// Lines for a target not in the rules; kept, not sent.
         public var unsendable = 0
-        /// Lines not selected by the filter (or undecodable input, which has no target); kept.
+        /// Lines not selected by the filter; kept.
         public var skipped = 0
+        /// Lines selected by the filter that name no target (never routed, ``Event/neverRouted(_:)``); kept, not
+        /// sent, not counted in `selected`.
+        public var neverRouted = 0
         /// Dry run: lines that would be sent.
         public var planned = 0
         /// Lines selected in all (sent + failed + unsendable, or planned + unsendable).
@@ -211,7 +247,29 @@ public struct DeadLetterReplay: Sendable {
         _ summary: inout Summary,
         _ report: (Event) -> Void
     ) -> (DeadLetter, Target)? {
-        guard let letter, selected(letter, filter) else {
+        guard let letter else {
+            summary.skipped += 1
+            return nil
+        }
+        if letter.target == nil {
+            if matches(letter, filter) {
+                summary.neverRouted += 1
+                report(
+                    .neverRouted(
+                        NeverRouted(
+                            time: letter.time,
+                            reason: letter.reason,
+                            field: letter.field,
+                            detail: letter.detail
+                        )
+                    )
+                )
+            } else {
+                summary.skipped += 1
+            }
+            return nil
+        }
+        guard selected(letter, filter) else {
             summary.skipped += 1
             return nil
         }
@@ -230,13 +288,14 @@ public struct DeadLetterReplay: Sendable {
         return (letter, target)
     }
 
-    /// Whether `filter` selects `letter` (undecodable input never: it has no target).
+    /// Whether `filter` selects `letter` to be sent: never a line without a target (input that was never routed).
     static func selected(_ letter: DeadLetter?, _ filter: Filter) -> Bool {
-        guard let letter else { return false }
-        // Undecodable input has no target to send to.
-        if letter.target == nil && (letter.reason == .undecodable || letter.reason == .undecodableOverflow) {
-            return false
-        }
+        guard let letter, letter.target != nil else { return false }
+        return matches(letter, filter)
+    }
+
+    /// Whether `letter`'s fields match `filter` (a line without a target never matches a `target` filter).
+    static func matches(_ letter: DeadLetter, _ filter: Filter) -> Bool {
         if let target = filter.target, letter.target != target { return false }
         if let rule = filter.rule, letter.rule != rule { return false }
         if let deliveryID = filter.deliveryID, letter.deliveryID != deliveryID { return false }

@@ -25,6 +25,7 @@ enum StatusPage {
             let cls = replay.error != nil || replay.failed > 0 ? "notice bad" : "notice good"
             html += "<p class=\"\(cls)\" id=last-replay>Replay of \(what) at \(escape(shortTime(replay.time))): "
             html += "sent \(replay.sent), failed \(replay.failed), not sendable \(replay.unsendable)"
+            if replay.neverRouted > 0 { html += ", never routed (kept) \(replay.neverRouted)" }
             if let error = replay.error { html += " — \(escape(error))" }
             html += "</p>"
         }
@@ -122,7 +123,7 @@ enum StatusPage {
             html += "<td><span class=\"badge bad\">\(escape(letter.reason))</span></td>"
             html += "<td>\(escape(letter.target ?? "—"))"
             if let rule = letter.rule { html += "<div class=\"muted small\">rule \(escape(rule))</div>" }
-            html += "</td><td class=mono>\(escape(letter.key ?? "—"))</td><td class=mono>"
+            html += "</td><td class=mono>\(escape(shownKey(letter) ?? "—"))</td><td class=mono>"
             html += escape(letter.lastError ?? letter.lastStatus.map { "HTTP \($0)" } ?? "—")
             if let attempts = letter.attempts { html += "<div class=\"muted small\">\(attempts) attempt(s)</div>" }
             html += "</td><td>"
@@ -303,6 +304,14 @@ enum StatusPage {
         if seconds < 3600 { return "\(seconds / 60) min \(seconds % 60) s" }
         if seconds < 86400 { return "\(seconds / 3600) h \(seconds % 3600 / 60) min" }
         return "\(seconds / 86400) d \(seconds % 86400 / 3600) h"
+    }
+
+    /// The key a person reads: `bucket/key` decoded as the rules matched it (`photos/uploads/2026/cat.jpg`, not the
+    /// `uploads%2F2026%2Fcat.jpg` MinIO sends), control characters and bidirectional overrides written as `\u{..}`;
+    /// the payload's key as it is when no record could be read. Not HTML-escaped: callers escape it.
+    static func shownKey(_ letter: StatusSnapshot.DeadLetterStatus) -> String? {
+        guard let key = letter.decodedKey else { return letter.key.map(LogText.escaped) }
+        return LogText.escaped(letter.bucket.map { $0 + "/" + key } ?? key)
     }
 
     /// `text` with `& < > " '` escaped for HTML text and quoted attributes.

@@ -138,6 +138,7 @@ final class StatusRoutes: Sendable {
             result.sent = summary.sent
             result.failed = summary.failed
             result.unsendable = summary.unsendable
+            result.neverRouted = summary.neverRouted
         } catch let error as ReplayError {
             result.error = "\(error)"
             status = .conflict

@@ -61,8 +61,16 @@ struct StatusSnapshot: Codable, Sendable {
         var target: String?
         var rule: String?
         var deliveryID: String?
-        /// The object key, read from the payload when it holds one.
+        /// The object key as the payload holds it (MinIO's envelope `Key` `bucket/key`, else the first record's
+        /// `s3.object.key`, form-encoded as S3 and MinIO send it, else a CloudEvent's `subject`); nil when it holds
+        /// none.
         var key: String?
+        /// The bucket of the payload's first event record; nil when it holds none.
+        var bucket: String?
+        /// The object key as the rules matched it, decoded (`uploads/2026/cat.jpg`, where the record says
+        /// `uploads%2F2026%2Fcat.jpg`): the first event record's key, else a CloudEvent's `subject`; nil when the
+        /// payload holds none (undecodable input, an SNS envelope).
+        var decodedKey: String?
         var attempts: Int?
         var lastStatus: Int?
         var lastError: String?
@@ -79,6 +87,8 @@ struct StatusSnapshot: Codable, Sendable {
         var sent: Int
         var failed: Int
         var unsendable: Int
+        /// Selected lines that name no target (input never routed): kept, not sent.
+        var neverRouted = 0
         var error: String?
     }
 
@@ -149,13 +159,16 @@ struct StatusSnapshot: Codable, Sendable {
         )
         let letters = (try? await log.recentDeadLetters(limit: deadLetterLimit)) ?? []
         let deadLetters = letters.reversed().map { letter in
-            DeadLetterStatus(
+            let object = decodedObject(inPayload: letter.payload)
+            return DeadLetterStatus(
                 time: letter.time,
                 reason: letter.reason.rawValue,
                 target: letter.target,
                 rule: letter.rule,
                 deliveryID: letter.deliveryID,
                 key: key(inPayload: letter.payload),
+                bucket: object?.bucket,
+                decodedKey: object?.key,
                 attempts: letter.attempts,
                 lastStatus: letter.lastStatus,
                 lastError: letter.lastError,
@@ -187,6 +200,22 @@ struct StatusSnapshot: Codable, Sendable {
         }
         if let subject = object["subject"] as? String { return subject }
         return nil
+    }
+
+    /// The bucket and decoded key of the payload's first event record, read as ingress reads a body (keys decoded
+    /// as their sender encodes them, docs/interface.md "What senders send"); for a structured CloudEvent, its
+    /// `subject` (already the decoded key) without a bucket; nil when the payload holds neither.
+    static func decodedObject(inPayload payload: String) -> (bucket: String?, key: String)? {
+        guard payload.utf8.count <= 4 << 20 else { return nil }
+        if case .events(let events) = EventDecoder.decode(Array(payload.utf8)),
+            case .record(let record)? = events.records.first
+        {
+            return (record.bucket, record.key)
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any],
+            object["specversion"] is String, let subject = object["subject"] as? String
+        else { return nil }
+        return (nil, subject)
     }
 
     /// The snapshot as JSON, keys sorted.
