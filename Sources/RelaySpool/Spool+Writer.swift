@@ -88,11 +88,18 @@ extension Spool {
         do {
             result = .success(
                 try await pool.writeWithoutTransaction { db in
-                    // Set on every commit that carries a promise, so that a failed restore below can never let an
-                    // append commit without its fsync: if this fails, the whole batch fails (503, sent again).
-                    // Prepared once per connection (SQLite parses a statement's text in the thousands of
-                    // instructions): every statement of a commit comes from the statement cache.
-                    try db.cachedStatement(sql: needsSync ? Self.synchronousFull : Self.synchronousNormal).execute()
+                    // The level this commit needs, set only when the connection is not known to be at it. A PRAGMA
+                    // takes effect when it is compiled, so SQLite compiles it again at every execution (thousands of
+                    // instructions): running it on every commit cost about 17,000 instructions an event. A failed
+                    // PRAGMA leaves the level unknown, so the next commit sets it again; if setting FULL fails, the
+                    // whole batch fails (503, sent again): an append never commits without its fsync.
+                    let current = self.writerSynchronousFull.withLock { $0 }
+                    if current != needsSync {
+                        self.writerSynchronousFull.withLock { $0 = nil }
+                        try db.cachedStatement(sql: needsSync ? Self.synchronousFull : Self.synchronousNormal)
+                            .execute()
+                        self.writerSynchronousFull.withLock { $0 = needsSync }
+                    }
                     var outcomes: [Outcome] = []
                     outcomes.reserveCapacity(works.count)
                     var window = window
@@ -107,17 +114,6 @@ extension Spool {
                     } catch {
                         if db.isInsideTransaction { try? db.rollback() }
                         throw error
-                    }
-                    if !needsSync {
-                        do {
-                            try db.cachedStatement(sql: Self.synchronousFull).execute()
-                        } catch {
-                            // Harmless for durability (see above); the next commit sets it again.
-                            self.logger.warning(
-                                "Cannot restore synchronous=FULL after a commit; the next commit sets it",
-                                metadata: ["spool.path": "\(self.path)", "error": "\(error)"]
-                            )
-                        }
                     }
                     return (outcomes, window)
                 }
@@ -245,14 +241,20 @@ extension Spool {
             let statement = try db.cachedStatement(sql: SpoolSchema.deleteDelivery)
             var count = 0
             var bytes: Int64 = 0
-            let cursor = try Row.fetchCursor(statement, arguments: [rowID])
+            // RETURNING length(payload), target, ordering_key, queued.
+            let cursor = try ColumnCursor(statement, arguments: [rowID]) { columns in
+                (
+                    bytes: try columns.int64(0),
+                    head: try columns.optionalText(2).flatMap { key in
+                        try columns.int(3) == 0 ? (target: try columns.text(1), key: key) : nil
+                    }
+                )
+            }
             var heads: [(target: String, key: String)] = []
             while let row = try cursor.next() {
                 count += 1
-                bytes += try row.decode(Int64.self, atIndex: 0)
-                if let key = try row.decode(String?.self, atIndex: 2), try row.decode(Int.self, atIndex: 3) == 0 {
-                    heads.append((try row.decode(String.self, atIndex: 1), key))
-                }
+                bytes += row.bytes
+                if let head = row.head { heads.append(head) }
             }
             for head in heads {
                 try promoteOrderedHead(db: db, target: head.target, key: head.key)

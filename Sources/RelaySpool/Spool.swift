@@ -41,6 +41,9 @@ public final class Spool: Sendable {
     let pool: DatabasePool
     let logger: Logger
     let state: Mutex<State>
+    /// Whether the writer connection is at `synchronous=FULL` (true), `NORMAL` (false) or unknown after a failed
+    /// `PRAGMA` (nil). Used by the writer only; see `Spool.commit`.
+    let writerSynchronousFull = Mutex<Bool?>(true)
 
     /// Opens or creates `<directory>/spool.sqlite`, creating the directory (and its parents) if missing, in WAL mode
     /// with `synchronous=FULL`, and migrates the schema. Counts the pending rows and their payload bytes
@@ -318,17 +321,19 @@ public final class Spool: Sendable {
         guard limit > 0 else { return [] }
         return try await read(operation: "due") { db in
             let statement = try db.cachedStatement(sql: Self.dueSQL)
-            let cursor = try Row.fetchCursor(statement, arguments: [target, now.millisecondsSince1970])
+            let cursor = try ColumnCursor(statement, arguments: [target, now.millisecondsSince1970]) {
+                columns -> PendingDelivery? in
+                let rowID = try columns.int64(0)
+                if excluding.contains(rowID) { return nil }
+                if !excludingKeys.isEmpty, let key = columns.optionalText(11), excludingKeys.contains(key) {
+                    return nil
+                }
+                return try PendingDelivery(columns: columns, rowID: rowID)
+            }
             var rows: [PendingDelivery] = []
             while let row = try cursor.next() {
-                let rowID = try row.decode(Int64.self, atIndex: 0)
-                if excluding.contains(rowID) { continue }
-                if !excludingKeys.isEmpty, let key = try row.decode(String?.self, atIndex: 11),
-                    excludingKeys.contains(key)
-                {
-                    continue
-                }
-                rows.append(try PendingDelivery(row: row, rowID: rowID))
+                guard let row else { continue }
+                rows.append(row)
                 if rows.count >= limit { break }
             }
             return rows
@@ -347,15 +352,15 @@ public final class Spool: Sendable {
     ) async throws -> Timestamp? {
         try await read(operation: "nextAttemptTime") { db in
             let statement = try db.cachedStatement(sql: Self.nextAttemptSQL)
-            let cursor = try Row.fetchCursor(statement, arguments: [target])
-            while let row = try cursor.next() {
-                if excluding.contains(try row.decode(Int64.self, atIndex: 0)) { continue }
-                if !excludingKeys.isEmpty, let key = try row.decode(String?.self, atIndex: 2),
-                    excludingKeys.contains(key)
-                {
-                    continue
+            let cursor = try ColumnCursor(statement, arguments: [target]) { columns -> Timestamp? in
+                if excluding.contains(try columns.int64(0)) { return nil }
+                if !excludingKeys.isEmpty, let key = columns.optionalText(2), excludingKeys.contains(key) {
+                    return nil
                 }
-                return Timestamp(millisecondsSince1970: try row.decode(Int64.self, atIndex: 1))
+                return Timestamp(millisecondsSince1970: try columns.int64(1))
+            }
+            while let next = try cursor.next() {
+                if let next { return next }
             }
             return nil
         }

@@ -28,6 +28,30 @@ extension PendingDelivery {
     }
 }
 
+extension PendingDelivery {
+    /// Reads a row selected as ``init(row:rowID:)`` reads it, from a ``ColumnCursor``.
+    init(columns: SQLiteColumns, rowID: Int64) throws {
+        var ordering: DeliveryOrdering?
+        if let key = columns.optionalText(11) {
+            ordering = DeliveryOrdering(key: key, position: columns.optionalText(12) ?? "")
+        }
+        self.init(
+            sequence: rowID,
+            deliveryID: try columns.text(1),
+            target: try columns.text(2),
+            rule: try columns.text(3),
+            payload: columns.bytes(4),
+            attempts: try columns.int(5),
+            nextAttemptAt: Timestamp(millisecondsSince1970: try columns.int64(6)),
+            lastStatus: columns.optionalInt(7),
+            lastError: columns.optionalText(8),
+            createdAt: Timestamp(millisecondsSince1970: try columns.int64(9)),
+            traceparent: columns.optionalText(10),
+            ordering: ordering
+        )
+    }
+}
+
 extension SpoolError {
     static func closed(path: String) -> SpoolError {
         SpoolError(code: .closed, message: "the spool \(path) is closed; the relay is shutting down")

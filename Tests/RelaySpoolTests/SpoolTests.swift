@@ -150,6 +150,24 @@ struct SpoolTests {
         }
     }
 
+    /// A commit of deletes alone runs at NORMAL (no fsync of its own); the next append is back at FULL. The level is
+    /// set only when it changes (a PRAGMA is compiled anew at each execution).
+    @Test func deletesCommitWithoutAnFsyncAndTheNextAppendIsFullAgain() async throws {
+        try await TemporaryDirectory.with { directory in
+            let spool = try Spool(directory: directory, logger: .quiet)
+            let stored = try await spool.enqueue([.sample("d1"), .sample("d2")])
+            #expect(try await spool.writerPragma("synchronous") == "2")
+            try await spool.complete(rowID: stored[0].sequence)
+            #expect(try await spool.writerPragma("synchronous") == "1")  // NORMAL
+            try await spool.complete(rowID: stored[1].sequence)
+            #expect(try await spool.writerPragma("synchronous") == "1")
+            _ = try await spool.enqueue([.sample("d3")])
+            #expect(try await spool.writerPragma("synchronous") == "2")
+            #expect(try await spool.pendingCount(target: "thumbnailer") == 1)
+            await spool.close()
+        }
+    }
+
     @Test func opensInANewNestedDirectory() async throws {
         try await TemporaryDirectory.with { directory in
             let spool = try Spool(directory: directory + "/data/nested", logger: .quiet)
