@@ -11,13 +11,15 @@ import Testing
 @Suite(.timeLimit(.minutes(3)))
 struct EventStreamRoutingTests {
     /// Two targets: `a` takes `.jpg` keys, `b` takes `.pdf` keys; each at `<receiver>/<name>`.
+    /// Target timeouts are generous: a loaded machine can keep a loopback receiver from answering for seconds, and
+    /// `a` gets one attempt, so a timeout would dead-letter it as `exhausted` rather than as what a test expects.
     static func rules(in root: String, receiver: Receiver) throws -> String {
         let path = root + "/rules.json"
         try Data(
             """
-            { "targets": { "a": { "url": "\(receiver.url(path: "/a"))", "timeout": "2s",
+            { "targets": { "a": { "url": "\(receiver.url(path: "/a"))", "timeout": "10s",
                                   "retry": { "attempts": 1 } },
-                           "b": { "url": "\(receiver.url(path: "/b"))", "timeout": "2s" } },
+                           "b": { "url": "\(receiver.url(path: "/b"))", "timeout": "10s" } },
               "rules": [ { "name": "images", "match": { "suffix": [".jpg"] }, "to": ["a"] },
                          { "name": "documents", "match": { "suffix": [".pdf"] }, "to": ["b"] } ] }
             """.utf8
@@ -380,7 +382,7 @@ struct EventStreamRoutingTests {
                     let rules = root + "/rules.json"
                     try Data(
                         """
-                        { "targets": { "a": { "url": "\(receiver.url(path: "/a"))", "timeout": "2s",
+                        { "targets": { "a": { "url": "\(receiver.url(path: "/a"))", "timeout": "10s",
                             "retry": { "attempts": 1000, "initialBackoff": "200ms", "maxBackoff": "500ms" } } },
                           "rules": [ { "name": "all", "match": {}, "to": ["a"] } ] }
                         """.utf8
