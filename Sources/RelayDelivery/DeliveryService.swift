@@ -226,7 +226,12 @@ public final class DeliveryService: Service, Sendable {
                 } else if room > 0 {
                     if target.batch != nil { warnBatchesUnsupported(worker) }
                     do {
-                        var claimed = try await log.claim(target: worker.name, now: now, limit: room)
+                        // One read of the log for what is due now and when to look again.
+                        var (claimed, nextDue) = try await log.claimAndNextDue(
+                            target: worker.name,
+                            now: now,
+                            limit: room
+                        )
                         var isProbe = permission == .probe
                         if !worker.startChecked.exchange(true, ordering: .relaxed), !isProbe,
                             let failed = claimed.firstIndex(where: { $0.lastError != nil })
@@ -236,6 +241,7 @@ public final class DeliveryService: Service, Sendable {
                             worker.breaker.withLock { $0.suspect() }
                             for (index, other) in claimed.enumerated() where index != failed { log.release(other) }
                             claimed = [claimed[failed]]
+                            nextDue = try await log.nextDue(target: worker.name)  // the released ones
                             isProbe = true
                         }
                         worker.inFlight.add(claimed.count, ordering: .relaxed)
@@ -247,10 +253,8 @@ public final class DeliveryService: Service, Sendable {
                             // Nothing is due to probe with: stay open and probe when a delivery comes due.
                             worker.breaker.withLock { $0.probeNotSent(now: now) }
                         }
-                        if claimed.count < room {
-                            if let next = try await log.nextDue(target: worker.name) {
-                                sleep = min(max(next - self.now(), .milliseconds(1)), Self.idleWait)
-                            }
+                        if claimed.count < room, let next = nextDue {
+                            sleep = min(max(next - self.now(), .milliseconds(1)), Self.idleWait)
                         }
                     } catch is CancellationError {
                         break

@@ -43,6 +43,18 @@ public protocol DeliveryLog: Sendable {
     /// - Throws: ``DeliveryLogError``, `CancellationError`.
     func nextDue(target: String) async throws -> Timestamp?
 
+    /// ``claim(target:now:limit:)``, then, when it handed out fewer than `limit`, ``nextDue(target:)`` as it would
+    /// answer right after: what a delivery worker asks on every pass. A log may answer both from one read (the SQLite
+    /// spool does); the default calls the two.
+    /// - Returns: the claimed deliveries, and when to look again (`nil`: no delivery that a claim could hand out, or
+    ///   `limit` were claimed and the caller should look again at once).
+    /// - Throws: ``DeliveryLogError``, `CancellationError`.
+    func claimAndNextDue(
+        target: String,
+        now: Timestamp,
+        limit: Int
+    ) async throws -> (claimed: [PendingDelivery], nextDue: Timestamp?)
+
     /// Records that a claimed delivery was delivered: it is no longer pending.
     /// - Throws: ``DeliveryLogError``; the delivery then stays claimed, and the caller tries again.
     func delivered(_ delivery: PendingDelivery) async throws
@@ -133,4 +145,16 @@ public protocol DeliveryLog: Sendable {
     /// Waits for submitted writes, then closes the store; later calls throw ``DeliveryLogError`` `.closed`.
     /// Calling it twice is harmless.
     func close() async
+}
+
+extension DeliveryLog {
+    public func claimAndNextDue(
+        target: String,
+        now: Timestamp,
+        limit: Int
+    ) async throws -> (claimed: [PendingDelivery], nextDue: Timestamp?) {
+        let claimed = try await claim(target: target, now: now, limit: limit)
+        guard claimed.count < limit else { return (claimed, nil) }
+        return (claimed, try await nextDue(target: target))
+    }
 }

@@ -30,14 +30,16 @@ final class ColumnCursor<Element>: DatabaseCursor {
     }
 
     func _element(sqliteStatement: SQLiteStatement) throws -> Element {
-        try read(SQLiteColumns(statement: sqliteStatement, sql: _statement.sql))
+        try read(SQLiteColumns(statement: sqliteStatement, owner: _statement))
     }
 }
 
 /// The columns of the current row. Indexes start at 0, in the order of the statement's SELECT (or RETURNING).
 struct SQLiteColumns {
     let statement: SQLiteStatement
-    let sql: String
+    /// GRDB's statement, for its SQL in an error only: `Statement.sql` trims the text anew at each call (through
+    /// NSString, about 100,000 instructions).
+    let owner: Statement
 
     func isNull(_ index: CInt) -> Bool { sqlite3_column_type(statement, index) == SQLITE_NULL }
 
@@ -72,7 +74,7 @@ struct SQLiteColumns {
         DatabaseError(
             resultCode: .SQLITE_MISMATCH,
             message: "column \(index) is NULL where the spool's schema has a value",
-            sql: sql
+            sql: owner.sql
         )
     }
 }

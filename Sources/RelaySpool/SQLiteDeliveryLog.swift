@@ -74,6 +74,34 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
             excluding: excluding.rows,
             excludingKeys: excluding.keys
         )
+        return takeUnheld(rows, of: target)
+    }
+
+    /// One read of the spool for both (``Spool/dueAndNextAttemptTime(target:now:limit:excluding:excludingKeys:)``).
+    public func claimAndNextDue(
+        target: String,
+        now: Timestamp,
+        limit: Int
+    ) async throws -> (claimed: [PendingDelivery], nextDue: Timestamp?) {
+        guard limit > 0 else { return ([], nil) }
+        let excluding = claimed.withLock { $0[target] ?? Claims() }
+        let (rows, next) = try await spool.dueAndNextAttemptTime(
+            target: target,
+            now: now,
+            limit: limit,
+            excluding: excluding.rows,
+            excludingKeys: excluding.keys
+        )
+        let taken = takeUnheld(rows, of: target)
+        if taken.count < rows.count {
+            // Another claim took some of these rows in between: the answer about later rows may be stale too.
+            return (taken, try await nextDue(target: target))
+        }
+        return (taken, next)
+    }
+
+    /// Holds the rows of `rows` that nobody took since they were read.
+    private func takeUnheld(_ rows: [PendingDelivery], of target: String) -> [PendingDelivery] {
         guard !rows.isEmpty else { return [] }
         // Two claims of one target may race: keep only the rows nobody took in between, and at most one row per
         // ordering key (a key's head can change in between, when a lower position arrives).

@@ -340,6 +340,55 @@ public final class Spool: Sendable {
         }
     }
 
+    /// ``due(target:now:limit:excluding:excludingKeys:)`` and, when it found fewer than `limit` rows, the earliest
+    /// `nextAttemptAt` after `now` of a row it could hand out later (what
+    /// ``nextAttemptTime(target:excluding:excludingKeys:)`` answers once those rows are held), in one read of
+    /// `deliveries_ready`: a delivery worker's pass costs one read of the spool, not two. Rows not yet due are read
+    /// only as far as their `rowid`, `next_attempt_at` and `ordering_key`.
+    ///
+    /// - Throws: ``SpoolError`` `.io` or `.closed`; `CancellationError` if the task is cancelled.
+    public func dueAndNextAttemptTime(
+        target: String,
+        now: Timestamp,
+        limit: Int,
+        excluding: Set<Int64>,
+        excludingKeys: Set<String> = []
+    ) async throws -> (due: [PendingDelivery], next: Timestamp?) {
+        guard limit > 0 else { return ([], nil) }
+        let now = now.millisecondsSince1970
+        return try await read(operation: "due") { db in
+            let statement = try db.cachedStatement(sql: Self.readySQL)
+            enum Step {
+                case skip
+                case due(PendingDelivery)
+                case later(Timestamp)
+            }
+            let cursor = try ColumnCursor(statement, arguments: [target]) { columns -> Step in
+                let rowID = try columns.int64(0)
+                if excluding.contains(rowID) { return .skip }
+                if !excludingKeys.isEmpty, let key = columns.optionalText(11), excludingKeys.contains(key) {
+                    return .skip
+                }
+                let nextAttemptAt = try columns.int64(6)
+                guard nextAttemptAt <= now else { return .later(Timestamp(millisecondsSince1970: nextAttemptAt)) }
+                return .due(try PendingDelivery(columns: columns, rowID: rowID))
+            }
+            var rows: [PendingDelivery] = []
+            while let step = try cursor.next() {
+                switch step {
+                case .skip:
+                    continue
+                case .due(let row):
+                    rows.append(row)
+                    if rows.count >= limit { return (rows, nil) }
+                case .later(let next):
+                    return (rows, next)
+                }
+            }
+            return (rows, nil)
+        }
+    }
+
     /// The earliest `nextAttemptAt` of `target`'s rows that ``due(target:now:limit:excluding:excludingKeys:)`` could
     /// hand out, skipping the rows in `excluding` and the heads of the keys in `excludingKeys`; `nil` if there is
     /// none. Reads the partial index `deliveries_ready`, and each row it passes.
@@ -413,6 +462,14 @@ public final class Spool: Sendable {
         SELECT rowid, delivery_id, target, rule, payload, attempts, next_attempt_at, last_status, last_error,
         created_at, traceparent, ordering_key, ordering_position FROM deliveries INDEXED BY deliveries_ready
         WHERE target = ? AND next_attempt_at <= ? AND queued = 0 ORDER BY next_attempt_at, rowid
+        """
+
+    /// Every row a claim could hand out, due or not, earliest first: what ``dueAndNextAttemptTime(target:now:limit:excluding:excludingKeys:)``
+    /// reads, `dueSQL`'s columns without its bound on `next_attempt_at`.
+    package static let readySQL = """
+        SELECT rowid, delivery_id, target, rule, payload, attempts, next_attempt_at, last_status, last_error,
+        created_at, traceparent, ordering_key, ordering_position FROM deliveries INDEXED BY deliveries_ready
+        WHERE target = ? AND queued = 0 ORDER BY next_attempt_at, rowid
         """
 
     package static let nextAttemptSQL = """

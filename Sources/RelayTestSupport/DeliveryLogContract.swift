@@ -18,6 +18,7 @@ public enum DeliveryLogContract {
         case claimedDeliveriesAreHandedOutOnce
         case releasedDeliveriesAreDueAgain
         case retryRecordsAttemptsAndDueTime
+        case claimAndNextDueAnswersLikeClaimThenNextDue
         case deliveredIsNoLongerPending
         case deadLetterWritesTheLetterAndRemovesTheDelivery
         case undecodableInputIsDeadLettered
@@ -115,6 +116,37 @@ public enum DeliveryLogContract {
             #expect(retried.attempts == 3)
             #expect(retried.lastStatus == 503)
             #expect(retried.lastError == "HTTP 503")
+        case .claimAndNextDueAnswersLikeClaimThenNextDue:
+            let log = try await open(.init())
+            defer { Task { await log.close() } }
+            _ = try await log.append(
+                [records(identity: nil, ["d1", "d2", "d3"].map { delivery($0, target: "a") })],
+                at: t(1_000)
+            )
+            let later = try #require(try await log.claim(target: "a", now: t(1_000), limit: 1).first)
+            try await log.retry(later, attempts: 1, at: t(9_000), lastStatus: 503, lastError: "HTTP 503")
+            // Room for more than is due: both due deliveries, and the retried one's due time.
+            let first = try await log.claimAndNextDue(target: "a", now: t(2_000), limit: 5)
+            #expect(Set(first.claimed.map(\.deliveryID)) == Set(["d1", "d2", "d3"]).subtracting([later.deliveryID]))
+            #expect(first.nextDue == t(9_000))
+            // Everything due is claimed: nothing now, the same due time.
+            let second = try await log.claimAndNextDue(target: "a", now: t(2_000), limit: 5)
+            #expect(second.claimed.isEmpty)
+            #expect(second.nextDue == t(9_000))
+            #expect(try await log.nextDue(target: "a") == t(9_000))
+            // Once it is due, it is claimed, and nothing is left to wait for.
+            let third = try await log.claimAndNextDue(target: "a", now: t(9_000), limit: 5)
+            #expect(third.claimed.map(\.deliveryID) == [later.deliveryID])
+            #expect(third.nextDue == nil)
+            // Released, the first two are due again; a claim of one leaves the caller to look again at once.
+            for delivery in first.claimed { log.release(delivery) }
+            let fourth = try await log.claimAndNextDue(target: "a", now: t(9_000), limit: 1)
+            #expect(fourth.claimed.count == 1)
+            #expect(fourth.nextDue == nil)
+            let fifth = try await log.claimAndNextDue(target: "a", now: t(9_000), limit: 5)
+            #expect(fifth.claimed.count == 1)
+            #expect(Set((fourth.claimed + fifth.claimed).map(\.deliveryID)) == Set(first.claimed.map(\.deliveryID)))
+            #expect(fifth.nextDue == nil)
         case .deliveredIsNoLongerPending:
             let log = try await open(.init())
             defer { Task { await log.close() } }
