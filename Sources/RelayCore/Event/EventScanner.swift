@@ -28,8 +28,9 @@ enum EventScanner {
     }
 
     /// Member names held at once for the duplicate check (all open objects together); more sends the body to the
-    /// full parse.
-    static let maximumNames = 512
+    /// full parse. 128 hashes are 1 KiB, which Swift's temporary allocation keeps on the stack (a larger one may go
+    /// to the heap: a malloc and a free per body).
+    static let maximumNames = 128
 
     /// The decoded body, or nil when the full parse must decide. `backing`, when given, holds the same bytes as
     /// `body` and is what the records' text refers to (no copy); otherwise the body is copied once.
