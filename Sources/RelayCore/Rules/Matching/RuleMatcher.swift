@@ -206,6 +206,7 @@ public struct RuleMatcher: Sendable {
             conditions.withUnsafeBufferPointer { conditions in
                 let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
                 var matched: [Int] = []
+                matched.reserveCapacity(16)
                 var sorted = true
                 var tree = RecordTree()
                 if byEvent.isEmpty {
@@ -217,6 +218,7 @@ public struct RuleMatcher: Sendable {
                 } else {
                     // Collected first, checked after: a closure that checked them would hold a copy of the record.
                     var candidates: [Int32] = []
+                    candidates.reserveCapacity(64)
                     if bucketID >= 0 {
                         bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes) { candidates.append($0) }
                     }
