@@ -285,27 +285,26 @@ private struct Scanner {
             metadata = .userMetadata(start: start)
         }
         let (name, catalogID) = self.eventName(eventName)
-        var record = EventRecord(
-            eventName: name,
+        return EventRecord(
+            scannedEventName: name,
+            catalogID: catalogID,
             eventSource: eventSource,
             bucket: string(bucket),
             key: key,
             rawKey: rawKey,
             size: object.size,
             contentType: object.contentType.map { string($0) },
-            recordRange: range
+            body: owner,
+            metadata: metadata,
+            eventTime: Self.lazy(eventTime),
+            awsRegion: Self.lazy(awsRegion),
+            requestID: Self.lazy(requestID),
+            sequencer: Self.lazy(object.sequencer),
+            eventID: Self.lazy(eventID),
+            versionID: Self.lazy(object.versionID),
+            recordRange: range,
+            jsonDepth: 2
         )
-        record.jsonSource = .text(body: owner, range: range, depth: 2)
-        record.lazyBody = owner
-        record.catalogID = catalogID
-        record.metadataStorage = metadata
-        record.eventTimeStorage = Self.lazy(eventTime)
-        record.awsRegionStorage = Self.lazy(awsRegion)
-        record.requestIDStorage = Self.lazy(requestID)
-        record.sequencerStorage = Self.lazy(object.sequencer)
-        record.eventIDStorage = Self.lazy(eventID)
-        record.versionIDStorage = Self.lazy(object.versionID)
-        return record
     }
 
     /// A field read later from the body, or absent.
