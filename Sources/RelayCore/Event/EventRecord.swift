@@ -34,12 +34,22 @@ public struct EventRecord: Sendable, Equatable {
     /// sends keys unescaped.
     public var key: String {
         get { storage.key }
-        set { unique().key = newValue }
+        set {
+            let storage = unique()
+            // A raw key that was "the same as `key`" keeps the old key.
+            if case .value(.none) = storage.rawKey { storage.rawKey = .value(storage.key) }
+            storage.key = newValue
+        }
     }
     /// `s3.object.key` exactly as in the record (after JSON unescaping).
     public var rawKey: String {
-        get { storage.rawKey }
-        set { unique().rawKey = newValue }
+        get {
+            switch storage.rawKey {
+            case .value(let value): return value ?? storage.key
+            case .token(let token): return EventScanner.string(storage.lazyBody, token)
+            }
+        }
+        set { unique().rawKey = .value(newValue) }
     }
     /// Object size in bytes; nil when absent (MinIO omits it for 0-byte objects and for deletes).
     public var size: Int64? {
@@ -195,7 +205,8 @@ public struct EventRecord: Sendable, Equatable {
         var eventSource: String
         var bucket: String
         var key: String
-        var rawKey: String
+        /// `.value(nil)`: the same as `key`.
+        var rawKey: LazyString
         var size: Int64?
         var contentType: String?
         var lazyBody: [UInt8]
@@ -215,7 +226,7 @@ public struct EventRecord: Sendable, Equatable {
             eventSource: String,
             bucket: String,
             key: String,
-            rawKey: String,
+            rawKey: LazyString,
             size: Int64?,
             contentType: String?,
             lazyBody: [UInt8],
@@ -322,7 +333,7 @@ public struct EventRecord: Sendable, Equatable {
             eventSource: eventSource,
             bucket: bucket,
             key: key,
-            rawKey: rawKey ?? key,
+            rawKey: .value(rawKey),
             size: size,
             contentType: contentType,
             lazyBody: [],
@@ -345,7 +356,7 @@ public struct EventRecord: Sendable, Equatable {
         eventSource: String,
         bucket: String,
         key: String,
-        rawKey: String,
+        rawKey: LazyString,
         size: Int64?,
         contentType: String?,
         body: [UInt8],

@@ -207,7 +207,8 @@ private struct Scanner {
 
     /// Whether `bytes[range]` are `text`'s UTF-8.
     func equals(_ range: Range<Int>, _ text: String) -> Bool {
-        let compared = text.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+        var text = text
+        return text.withUTF8 { utf8 -> Bool in
             guard utf8.count == range.count else { return false }
             var position = range.lowerBound
             for byte in utf8 {
@@ -216,7 +217,6 @@ private struct Scanner {
             }
             return true
         }
-        return compared ?? UnsafeRawBufferPointer(rebasing: bytes[range]).elementsEqual(text.utf8)
     }
 
     // MARK: - One record
@@ -262,13 +262,30 @@ private struct Scanner {
         guard eventName.end > eventName.start, bucket.end > bucket.start, keyToken.end > keyToken.start else {
             throw Fallback()
         }
-        let rawKey = string(keyToken)
+        // The key's string is made once; `rawKey` only when it differs and is read (resend identities).
         let key: String
-        if eventSource == EventScanner.cephSource {
-            key = rawKey
+        let rawKey: EventRecord.LazyString
+        let isCeph = eventSource == EventScanner.cephSource
+        if keyToken.escaped {
+            let raw = string(keyToken)
+            if isCeph {
+                key = raw
+            } else {
+                guard case .unescaped(let decoded) = EventDecoder.formUnescape(raw) else { throw Fallback() }
+                key = decoded
+            }
+            rawKey = .value(raw)
         } else {
-            guard case .unescaped(let decoded) = EventDecoder.formUnescape(rawKey) else { throw Fallback() }
-            key = decoded
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[keyToken.start..<keyToken.end])
+            if isCeph || !raw.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+                key = String(decoding: raw, as: UTF8.self)
+                rawKey = .value(nil)
+            } else {
+                let result = raw.withMemoryRebound(to: UInt8.self) { EventDecoder.formUnescape(bytes: $0) }
+                guard case .unescaped(let decoded) = result else { throw Fallback() }
+                key = decoded
+                rawKey = .token(keyToken)
+            }
         }
         // MinIO's map alone is made when read; with RGW's list the two are merged now (a name in both refuses the
         // record, which the full parse then words).
@@ -340,12 +357,16 @@ private struct Scanner {
             return (raw.utf8.starts(with: "s3:".utf8) ? raw : "s3:" + raw, nil)
         }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.end])
-        let prefixed = raw.starts(with: "s3:".utf8)
+        let prefixed =
+            raw.count >= 3 && raw[0] == UInt8(ascii: "s") && raw[1] == UInt8(ascii: "3") && raw[2] == UInt8(ascii: ":")
         let length = prefixed ? raw.count : raw.count + 3
+        let skipped = prefixed ? 0 : 3
         for (id, entry) in EventScanner.catalogNames.enumerated() where entry.bytes.count == length {
-            if prefixed ? raw.elementsEqual(entry.bytes) : raw.elementsEqual(entry.bytes[3...]) {
-                return (entry.name, id)
+            let same = entry.bytes.withUnsafeBufferPointer { name in
+                for offset in 0..<raw.count where raw[offset] != name[offset + skipped] { return false }
+                return true
             }
+            if same { return (entry.name, id) }
         }
         let text = String(decoding: raw, as: UTF8.self)
         return (prefixed ? text : "s3:" + text, nil)
