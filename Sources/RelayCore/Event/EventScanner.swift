@@ -622,8 +622,18 @@ private struct Scanner {
     func equals(_ token: StringToken, _ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         guard !token.escaped, token.end - token.start == count else { return false }
-        let base = literal.utf8Start
-        for offset in 0..<count where bytes[token.start + offset] != base[offset] { return false }
+        let base = UnsafeRawPointer(literal.utf8Start)
+        // Eight bytes at a time, then the rest (both sides are read within their bounds).
+        var offset = 0
+        while offset + 8 <= count {
+            let word = bytes.loadUnaligned(fromByteOffset: token.start + offset, as: UInt64.self)
+            if word != base.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
+            offset += 8
+        }
+        while offset < count {
+            if bytes[token.start + offset] != base.load(fromByteOffset: offset, as: UInt8.self) { return false }
+            offset += 1
+        }
         return true
     }
 
