@@ -227,7 +227,6 @@ public struct RuleMatcher: Sendable {
             unretainedConditions.withUnsafeBufferPointer { conditions in
                 let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
                 var matched: [Int] = []
-                matched.reserveCapacity(16)
                 var sorted = true
                 var tree = RecordTree()
                 if byEvent.isEmpty {
@@ -245,6 +244,8 @@ public struct RuleMatcher: Sendable {
                     }
                     anyBucketGroup.forEachCandidate(along: keyBytes) { candidates.append($0) }
                     for rule in candidates where Self.holds(conditions[Int(rule)], record, view, &tree) {
+                        // Room for every candidate at the first match: the array is not grown again.
+                        if matched.isEmpty { matched.reserveCapacity(candidates.count) }
                         matched.append(Int(rule))
                     }
                     sorted = false
@@ -259,11 +260,14 @@ public struct RuleMatcher: Sendable {
                     }
                 }
                 if !sorted, matched.count > 1 {
-                    matched.sort()
-                    var unique: [Int] = []
-                    unique.reserveCapacity(matched.count)
-                    for rule in matched where unique.last != rule { unique.append(rule) }
-                    matched = unique
+                    // Sorted (when not already ascending) and deduplicated in place.
+                    if zip(matched, matched.dropFirst()).contains(where: { $0 > $1 }) { matched.sort() }
+                    var kept = 1
+                    for position in 1..<matched.count where matched[position] != matched[kept - 1] {
+                        matched[kept] = matched[position]
+                        kept += 1
+                    }
+                    matched.removeLast(matched.count - kept)
                 }
                 return matched
             }
