@@ -496,7 +496,8 @@ public enum EventDecoder {
         return Array(text.utf8).withUnsafeBufferPointer { formUnescape(bytes: $0) }
     }
 
-    private static func formUnescape(bytes: UnsafeBufferPointer<UInt8>) -> FormUnescapeResult {
+    /// `formUnescape(_:)` of a text's UTF-8 bytes, which hold a `%` or a `+`.
+    static func formUnescape(bytes: UnsafeBufferPointer<UInt8>) -> FormUnescapeResult {
         // The output is never longer than the input: built in scratch memory, copied once into the string.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { out in
             var count = 0

@@ -2,27 +2,65 @@
 ///
 /// The record's own JSON text is not copied: `recordRange` locates it in the request body, so payloads forward the
 /// bytes as received.
+///
+/// A value type whose fields live in one shared, copy-on-write box: a copy of a record (into a result array, out of
+/// it, into a delivery) is one retain, not one per field.
 public struct EventRecord: Sendable, Equatable {
     /// Always the `s3:` form, e.g. `s3:ObjectCreated:Put`; AWS and RGW send `ObjectCreated:Put` and are normalised.
     public var eventName: String {
-        didSet { catalogID = nil }
+        get { storage.eventName }
+        set {
+            unique().eventName = newValue
+            storage.catalogID = nil
+        }
     }
     /// The `EventNameCatalog` id of `eventName`, when the decoder found the name there; nil when not known.
-    var catalogID: Int?
+    var catalogID: Int? {
+        get { storage.catalogID }
+        set { unique().catalogID = newValue }
+    }
     /// `minio:s3`, `aws:s3`, `ceph:s3`, or `""` when the record has none.
-    public var eventSource: String
+    public var eventSource: String {
+        get { storage.eventSource }
+        set { unique().eventSource = newValue }
+    }
     /// The bucket name, `s3.bucket.name`.
-    public var bucket: String
+    public var bucket: String {
+        get { storage.bucket }
+        set { unique().bucket = newValue }
+    }
     /// The object key as rules see it: form-unescaped (`+` is a space, `%XX` a byte, Go's `url.QueryUnescape`) for
     /// `minio:s3`, `aws:s3`, other sources and when `eventSource` is absent; exactly `rawKey` for `ceph:s3`, which
     /// sends keys unescaped.
-    public var key: String
+    public var key: String {
+        get { storage.key }
+        set {
+            let storage = unique()
+            // A raw key that was "the same as `key`" keeps the old key.
+            if case .value(.none) = storage.rawKey { storage.rawKey = .value(storage.key) }
+            storage.key = newValue
+        }
+    }
     /// `s3.object.key` exactly as in the record (after JSON unescaping).
-    public var rawKey: String
+    public var rawKey: String {
+        get {
+            switch storage.rawKey {
+            case .value(let value): return value ?? storage.key
+            case .token(let token): return EventScanner.string(storage.lazyBody, token)
+            }
+        }
+        set { unique().rawKey = .value(newValue) }
+    }
     /// Object size in bytes; nil when absent (MinIO omits it for 0-byte objects and for deletes).
-    public var size: Int64?
+    public var size: Int64? {
+        get { storage.size }
+        set { unique().size = newValue }
+    }
     /// `s3.object.contentType`; nil when absent or null. MinIO also lists `content-type` in `metadata`.
-    public var contentType: String?
+    public var contentType: String? {
+        get { storage.contentType }
+        set { unique().contentType = newValue }
+    }
     /// User metadata with lower-cased names: MinIO's `userMetadata` map (`X-Amz-Meta-Kind` becomes
     /// `x-amz-meta-kind`) and RGW's `metadata` list of `{"key","val"}`. `content-type` entries are kept as they come.
     public var metadata: [String: String] {
@@ -88,14 +126,38 @@ public struct EventRecord: Sendable, Equatable {
     }
 
     /// The body the lazy fields point into (the request body, shared, not copied); empty for a record set in code.
-    var lazyBody: [UInt8] = []
-    var metadataStorage: LazyMetadata
-    var eventTimeStorage: LazyString
-    var awsRegionStorage: LazyString
-    var requestIDStorage: LazyString
-    var sequencerStorage: LazyString
-    var eventIDStorage: LazyString
-    var versionIDStorage: LazyString
+    var lazyBody: [UInt8] {
+        get { storage.lazyBody }
+        set { unique().lazyBody = newValue }
+    }
+    var metadataStorage: LazyMetadata {
+        get { storage.metadata }
+        set { unique().metadata = newValue }
+    }
+    var eventTimeStorage: LazyString {
+        get { storage.eventTime }
+        set { unique().eventTime = newValue }
+    }
+    var awsRegionStorage: LazyString {
+        get { storage.awsRegion }
+        set { unique().awsRegion = newValue }
+    }
+    var requestIDStorage: LazyString {
+        get { storage.requestID }
+        set { unique().requestID = newValue }
+    }
+    var sequencerStorage: LazyString {
+        get { storage.sequencer }
+        set { unique().sequencer = newValue }
+    }
+    var eventIDStorage: LazyString {
+        get { storage.eventID }
+        set { unique().eventID = newValue }
+    }
+    var versionIDStorage: LazyString {
+        get { storage.versionID }
+        set { unique().versionID = newValue }
+    }
 
     private func lazyString(_ storage: LazyString) -> String? {
         switch storage {
@@ -105,7 +167,10 @@ public struct EventRecord: Sendable, Equatable {
     }
 
     /// Byte range of this record's JSON text within the request body it was decoded from.
-    public var recordRange: Range<Int>
+    public var recordRange: Range<Int> {
+        get { storage.recordRange }
+        set { unique().recordRange = newValue }
+    }
     /// The record's parsed JSON as received (its ranges index the same body), which rule patterns read; nil for a
     /// record built in code, whose patterns see only `eventName`, `s3.bucket.name` and `s3.object.key`
     /// (docs/rules.md, "Patterns").
@@ -118,7 +183,106 @@ public struct EventRecord: Sendable, Equatable {
     }
 
     /// Where `json` comes from.
-    var jsonSource: JSONSource
+    var jsonSource: JSONSource {
+        get { storage.jsonSource }
+        set { unique().jsonSource = newValue }
+    }
+
+    /// The fields, shared by copies of the record until one of them changes a field.
+    private var storage: Storage
+
+    /// The box, copied first when another record shares it.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
+        return storage
+    }
+
+    /// The fields of a record. Changed only through `unique()`, that is when no other record holds the box, so that
+    /// records shared between tasks never see a change.
+    private final class Storage: @unchecked Sendable {
+        var eventName: String
+        var catalogID: Int?
+        var eventSource: String
+        var bucket: String
+        var key: String
+        /// `.value(nil)`: the same as `key`.
+        var rawKey: LazyString
+        var size: Int64?
+        var contentType: String?
+        var lazyBody: [UInt8]
+        var metadata: LazyMetadata
+        var eventTime: LazyString
+        var awsRegion: LazyString
+        var requestID: LazyString
+        var sequencer: LazyString
+        var eventID: LazyString
+        var versionID: LazyString
+        var recordRange: Range<Int>
+        var jsonSource: JSONSource
+
+        init(
+            eventName: String,
+            catalogID: Int?,
+            eventSource: String,
+            bucket: String,
+            key: String,
+            rawKey: LazyString,
+            size: Int64?,
+            contentType: String?,
+            lazyBody: [UInt8],
+            metadata: LazyMetadata,
+            eventTime: LazyString,
+            awsRegion: LazyString,
+            requestID: LazyString,
+            sequencer: LazyString,
+            eventID: LazyString,
+            versionID: LazyString,
+            recordRange: Range<Int>,
+            jsonSource: JSONSource
+        ) {
+            self.eventName = eventName
+            self.catalogID = catalogID
+            self.eventSource = eventSource
+            self.bucket = bucket
+            self.key = key
+            self.rawKey = rawKey
+            self.size = size
+            self.contentType = contentType
+            self.lazyBody = lazyBody
+            self.metadata = metadata
+            self.eventTime = eventTime
+            self.awsRegion = awsRegion
+            self.requestID = requestID
+            self.sequencer = sequencer
+            self.eventID = eventID
+            self.versionID = versionID
+            self.recordRange = recordRange
+            self.jsonSource = jsonSource
+        }
+
+        convenience init(copying other: Storage) {
+            self.init(
+                eventName: other.eventName,
+                catalogID: other.catalogID,
+                eventSource: other.eventSource,
+                bucket: other.bucket,
+                key: other.key,
+                rawKey: other.rawKey,
+                size: other.size,
+                contentType: other.contentType,
+                lazyBody: other.lazyBody,
+                metadata: other.metadata,
+                eventTime: other.eventTime,
+                awsRegion: other.awsRegion,
+                requestID: other.requestID,
+                sequencer: other.sequencer,
+                eventID: other.eventID,
+                versionID: other.versionID,
+                recordRange: other.recordRange,
+                jsonSource: other.jsonSource
+            )
+        }
+    }
 
     /// The record's JSON: none, a tree, or the bytes it is parsed from when read.
     enum JSONSource: Sendable {
@@ -163,27 +327,75 @@ public struct EventRecord: Sendable, Equatable {
         recordRange: Range<Int> = 0..<0,
         json: JSONValue? = nil
     ) {
-        self.eventName = eventName
-        self.eventSource = eventSource
-        self.bucket = bucket
-        self.key = key
-        self.rawKey = rawKey ?? key
-        self.size = size
-        self.contentType = contentType
-        self.metadataStorage = .value(metadata)
-        self.eventTimeStorage = .value(eventTime)
-        self.awsRegionStorage = .value(awsRegion)
-        self.requestIDStorage = .value(requestID)
-        self.sequencerStorage = .value(sequencer)
-        self.eventIDStorage = .value(eventID)
-        self.versionIDStorage = .value(versionID)
-        self.recordRange = recordRange
-        self.jsonSource = json.map { .tree($0) } ?? .none
+        storage = Storage(
+            eventName: eventName,
+            catalogID: nil,
+            eventSource: eventSource,
+            bucket: bucket,
+            key: key,
+            rawKey: .value(rawKey),
+            size: size,
+            contentType: contentType,
+            lazyBody: [],
+            metadata: .value(metadata),
+            eventTime: .value(eventTime),
+            awsRegion: .value(awsRegion),
+            requestID: .value(requestID),
+            sequencer: .value(sequencer),
+            eventID: .value(eventID),
+            versionID: .value(versionID),
+            recordRange: recordRange,
+            jsonSource: json.map { .tree($0) } ?? .none
+        )
+    }
+
+    /// A record the scanner read (`EventScanner`): its lazy fields point into `body`, the request body.
+    init(
+        scannedEventName eventName: String,
+        catalogID: Int?,
+        eventSource: String,
+        bucket: String,
+        key: String,
+        rawKey: LazyString,
+        size: Int64?,
+        contentType: String?,
+        body: [UInt8],
+        metadata: LazyMetadata,
+        eventTime: LazyString,
+        awsRegion: LazyString,
+        requestID: LazyString,
+        sequencer: LazyString,
+        eventID: LazyString,
+        versionID: LazyString,
+        recordRange: Range<Int>,
+        jsonDepth: Int
+    ) {
+        storage = Storage(
+            eventName: eventName,
+            catalogID: catalogID,
+            eventSource: eventSource,
+            bucket: bucket,
+            key: key,
+            rawKey: rawKey,
+            size: size,
+            contentType: contentType,
+            lazyBody: body,
+            metadata: metadata,
+            eventTime: eventTime,
+            awsRegion: awsRegion,
+            requestID: requestID,
+            sequencer: sequencer,
+            eventID: eventID,
+            versionID: versionID,
+            recordRange: recordRange,
+            jsonSource: .text(body: body, range: recordRange, depth: jsonDepth)
+        )
     }
 
     /// Field by field, `json` by its value (parsed where it is held as text).
     public static func == (lhs: EventRecord, rhs: EventRecord) -> Bool {
-        lhs.eventName == rhs.eventName && lhs.eventSource == rhs.eventSource && lhs.bucket == rhs.bucket
+        if lhs.storage === rhs.storage { return true }
+        return lhs.eventName == rhs.eventName && lhs.eventSource == rhs.eventSource && lhs.bucket == rhs.bucket
             && lhs.key == rhs.key && lhs.rawKey == rhs.rawKey && lhs.size == rhs.size
             && lhs.contentType == rhs.contentType && lhs.metadata == rhs.metadata && lhs.eventTime == rhs.eventTime
             && lhs.awsRegion == rhs.awsRegion && lhs.requestID == rhs.requestID && lhs.sequencer == rhs.sequencer

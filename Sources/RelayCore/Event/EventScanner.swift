@@ -28,8 +28,9 @@ enum EventScanner {
     }
 
     /// Member names held at once for the duplicate check (all open objects together); more sends the body to the
-    /// full parse.
-    static let maximumNames = 512
+    /// full parse. 128 hashes are 1 KiB, which Swift's temporary allocation keeps on the stack (a larger one may go
+    /// to the heap: a malloc and a free per body).
+    static let maximumNames = 128
 
     /// The decoded body, or nil when the full parse must decide. `backing`, when given, holds the same bytes as
     /// `body` and is what the records' text refers to (no copy); otherwise the body is copied once.
@@ -206,7 +207,8 @@ private struct Scanner {
 
     /// Whether `bytes[range]` are `text`'s UTF-8.
     func equals(_ range: Range<Int>, _ text: String) -> Bool {
-        let compared = text.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+        var text = text
+        return text.withUTF8 { utf8 -> Bool in
             guard utf8.count == range.count else { return false }
             var position = range.lowerBound
             for byte in utf8 {
@@ -215,7 +217,6 @@ private struct Scanner {
             }
             return true
         }
-        return compared ?? UnsafeRawBufferPointer(rebasing: bytes[range]).elementsEqual(text.utf8)
     }
 
     // MARK: - One record
@@ -261,13 +262,30 @@ private struct Scanner {
         guard eventName.end > eventName.start, bucket.end > bucket.start, keyToken.end > keyToken.start else {
             throw Fallback()
         }
-        let rawKey = string(keyToken)
+        // The key's string is made once; `rawKey` only when it differs and is read (resend identities).
         let key: String
-        if eventSource == EventScanner.cephSource {
-            key = rawKey
+        let rawKey: EventRecord.LazyString
+        let isCeph = eventSource == EventScanner.cephSource
+        if keyToken.escaped {
+            let raw = string(keyToken)
+            if isCeph {
+                key = raw
+            } else {
+                guard case .unescaped(let decoded) = EventDecoder.formUnescape(raw) else { throw Fallback() }
+                key = decoded
+            }
+            rawKey = .value(raw)
         } else {
-            guard case .unescaped(let decoded) = EventDecoder.formUnescape(rawKey) else { throw Fallback() }
-            key = decoded
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[keyToken.start..<keyToken.end])
+            if isCeph || !raw.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+                key = String(decoding: raw, as: UTF8.self)
+                rawKey = .value(nil)
+            } else {
+                let result = raw.withMemoryRebound(to: UInt8.self) { EventDecoder.formUnescape(bytes: $0) }
+                guard case .unescaped(let decoded) = result else { throw Fallback() }
+                key = decoded
+                rawKey = .token(keyToken)
+            }
         }
         // MinIO's map alone is made when read; with RGW's list the two are merged now (a name in both refuses the
         // record, which the full parse then words).
@@ -284,27 +302,26 @@ private struct Scanner {
             metadata = .userMetadata(start: start)
         }
         let (name, catalogID) = self.eventName(eventName)
-        var record = EventRecord(
-            eventName: name,
+        return EventRecord(
+            scannedEventName: name,
+            catalogID: catalogID,
             eventSource: eventSource,
             bucket: string(bucket),
             key: key,
             rawKey: rawKey,
             size: object.size,
             contentType: object.contentType.map { string($0) },
-            recordRange: range
+            body: owner,
+            metadata: metadata,
+            eventTime: Self.lazy(eventTime),
+            awsRegion: Self.lazy(awsRegion),
+            requestID: Self.lazy(requestID),
+            sequencer: Self.lazy(object.sequencer),
+            eventID: Self.lazy(eventID),
+            versionID: Self.lazy(object.versionID),
+            recordRange: range,
+            jsonDepth: 2
         )
-        record.jsonSource = .text(body: owner, range: range, depth: 2)
-        record.lazyBody = owner
-        record.catalogID = catalogID
-        record.metadataStorage = metadata
-        record.eventTimeStorage = Self.lazy(eventTime)
-        record.awsRegionStorage = Self.lazy(awsRegion)
-        record.requestIDStorage = Self.lazy(requestID)
-        record.sequencerStorage = Self.lazy(object.sequencer)
-        record.eventIDStorage = Self.lazy(eventID)
-        record.versionIDStorage = Self.lazy(object.versionID)
-        return record
     }
 
     /// A field read later from the body, or absent.
@@ -340,12 +357,16 @@ private struct Scanner {
             return (raw.utf8.starts(with: "s3:".utf8) ? raw : "s3:" + raw, nil)
         }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.end])
-        let prefixed = raw.starts(with: "s3:".utf8)
+        let prefixed =
+            raw.count >= 3 && raw[0] == UInt8(ascii: "s") && raw[1] == UInt8(ascii: "3") && raw[2] == UInt8(ascii: ":")
         let length = prefixed ? raw.count : raw.count + 3
+        let skipped = prefixed ? 0 : 3
         for (id, entry) in EventScanner.catalogNames.enumerated() where entry.bytes.count == length {
-            if prefixed ? raw.elementsEqual(entry.bytes) : raw.elementsEqual(entry.bytes[3...]) {
-                return (entry.name, id)
+            let same = entry.bytes.withUnsafeBufferPointer { name in
+                for offset in 0..<raw.count where raw[offset] != name[offset + skipped] { return false }
+                return true
             }
+            if same { return (entry.name, id) }
         }
         let text = String(decoding: raw, as: UTF8.self)
         return (prefixed ? text : "s3:" + text, nil)
@@ -601,8 +622,18 @@ private struct Scanner {
     func equals(_ token: StringToken, _ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         guard !token.escaped, token.end - token.start == count else { return false }
-        let base = literal.utf8Start
-        for offset in 0..<count where bytes[token.start + offset] != base[offset] { return false }
+        let base = UnsafeRawPointer(literal.utf8Start)
+        // Eight bytes at a time, then the rest (both sides are read within their bounds).
+        var offset = 0
+        while offset + 8 <= count {
+            let word = bytes.loadUnaligned(fromByteOffset: token.start + offset, as: UInt64.self)
+            if word != base.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
+            offset += 8
+        }
+        while offset < count {
+            if bytes[token.start + offset] != base.load(fromByteOffset: offset, as: UInt8.self) { return false }
+            offset += 1
+        }
         return true
     }
 

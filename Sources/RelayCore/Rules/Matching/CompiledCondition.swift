@@ -1,6 +1,9 @@
 /// A `MatchSpec`, and a rule's pattern, prepared for the hot path: event names as a bit mask, buckets as ids,
 /// strings as bytes.
-struct CompiledCondition: Sendable {
+///
+/// A class: `RuleMatcher` checks a candidate through its reference, where a struct this size would be copied out of
+/// the rule array for each check (a retain and a release of every array it holds).
+final class CompiledCondition: Sendable {
     struct Metadata: Sendable {
         var fullName: String
         var shortName: String
@@ -8,74 +11,87 @@ struct CompiledCondition: Sendable {
     }
 
     /// Known event ids accepted; nil when any event is.
-    var events: EventSet?
+    let events: EventSet?
     /// Family prefixes (`s3:ObjectCreated:`), for names outside the catalog.
-    var eventFamilies: [[UInt8]] = []
+    let eventFamilies: [[UInt8]]
     /// Bucket ids (`RuleMatcher.bucketIDs`); nil when any bucket is.
-    var buckets: [Int32]?
-    var prefixes: [[UInt8]]?
-    var suffixes: [[UInt8]]?
-    var contentTypes: [ContentTypePattern]?
-    var size: MatchSpec.SizeRange?
-    var metadata: [Metadata] = []
-    /// Zero or one condition that must not hold.
-    var not: [CompiledCondition] = []
+    let buckets: [Int32]?
+    let prefixes: [[UInt8]]?
+    let suffixes: [[UInt8]]?
+    let contentTypes: [ContentTypePattern]?
+    let size: MatchSpec.SizeRange?
+    let metadata: [Metadata]
+    /// The condition that must not hold, if any.
+    let not: CompiledCondition?
     /// The rule's pattern; nil when it has none.
-    var pattern: CompiledPattern?
+    let pattern: CompiledPattern?
 
     /// What `RuleMatcher`'s indexes file the rule under: known event ids it may accept (nil: any), whether it may
     /// accept names outside the catalog, bucket ids (nil: any) and key prefixes (nil: any). From `match` and from
     /// the pattern's top-level `eventName`, `s3.bucket.name` and `s3.object.key`, intersected where both have one:
     /// never narrower than the rule.
-    var indexEvents: EventSet?
-    var indexAcceptsUnknownEvents = true
-    var indexBuckets: [Int32]?
-    var indexPrefixes: [[UInt8]]?
+    let indexEvents: EventSet?
+    let indexAcceptsUnknownEvents: Bool
+    let indexBuckets: [Int32]?
+    let indexPrefixes: [[UInt8]]?
     /// For a rule none of the above narrows: a pattern field of exact strings, by which `RuleMatcher` files the rule
     /// apart, looked up with the record's values at that path.
-    var indexField: (path: [String], values: [String])?
+    let indexField: (path: [String], values: [String])?
 
     init(_ spec: MatchSpec, pattern: EventPattern? = nil, bucketID: (String) -> Int32) {
-        if let events = spec.events {
+        var events: EventSet?
+        var eventFamilies: [[UInt8]] = []
+        if let names = spec.events {
             var set = EventSet()
             for (id, name) in EventNameCatalog.allNames.enumerated()
-            where events.contains(where: { EventNameCatalog.pattern($0, accepts: name) }) {
+            where names.contains(where: { EventNameCatalog.pattern($0, accepts: name) }) {
                 set.insert(id)
             }
-            self.events = set
-            eventFamilies = events.filter { $0.utf8.last == UInt8(ascii: "*") }.map { Array($0.utf8.dropLast()) }
+            events = set
+            eventFamilies = names.filter { $0.utf8.last == UInt8(ascii: "*") }.map { Array($0.utf8.dropLast()) }
         }
-        buckets = spec.buckets.map { $0.map(bucketID) }
-        prefixes = spec.prefixes.map { $0.map { Array($0.utf8) } }
+        self.events = events
+        self.eventFamilies = eventFamilies
+        let buckets = spec.buckets.map { $0.map(bucketID) }
+        self.buckets = buckets
+        let prefixes = spec.prefixes.map { $0.map { Array($0.utf8) } }
+        self.prefixes = prefixes
         suffixes = spec.suffixes.map { $0.map { Array($0.utf8) } }
         contentTypes = spec.contentTypes.map { $0.map(ContentTypePattern.init) }
         size = spec.size
         metadata = (spec.metadata ?? []).map {
             Metadata(fullName: $0.name, shortName: String($0.shortName), values: $0.values.map { Array($0.utf8) })
         }
-        not = spec.not.map { [CompiledCondition($0, bucketID: bucketID)] } ?? []
+        not = spec.not.map { CompiledCondition($0, bucketID: bucketID) }
 
-        indexEvents = events
-        indexAcceptsUnknownEvents = events == nil || !eventFamilies.isEmpty
-        indexBuckets = buckets
-        indexPrefixes = prefixes
-        guard let pattern else { return }
-        let compiled = CompiledPattern(pattern)
+        var indexEvents = events
+        var indexAcceptsUnknownEvents = events == nil || !eventFamilies.isEmpty
+        var indexBuckets = buckets
+        var indexPrefixes = prefixes
+        var indexField: (path: [String], values: [String])?
+        let compiled = pattern.map(CompiledPattern.init)
+        if let compiled {
+            if let names = compiled.eventNames() {
+                indexEvents = indexEvents.map { $0.intersection(names.ids) } ?? names.ids
+                indexAcceptsUnknownEvents = indexAcceptsUnknownEvents && names.acceptsUnknown
+            }
+            if let names = compiled.exactStrings(at: ["s3", "bucket", "name"]) {
+                let ids = RuleFileReader.unique(names).map(bucketID)
+                indexBuckets = indexBuckets.map { existing in existing.filter(ids.contains) } ?? ids
+            }
+            if indexPrefixes == nil, let keyPrefixes = compiled.keyPrefixes() {
+                indexPrefixes = keyPrefixes
+            }
+            if indexEvents == nil, indexBuckets == nil, indexPrefixes == nil {
+                indexField = compiled.exactValueField()
+            }
+        }
         self.pattern = compiled
-        if let names = compiled.eventNames() {
-            indexEvents = indexEvents.map { $0.intersection(names.ids) } ?? names.ids
-            indexAcceptsUnknownEvents = indexAcceptsUnknownEvents && names.acceptsUnknown
-        }
-        if let names = compiled.exactStrings(at: ["s3", "bucket", "name"]) {
-            let ids = RuleFileReader.unique(names).map(bucketID)
-            indexBuckets = indexBuckets.map { existing in existing.filter(ids.contains) } ?? ids
-        }
-        if indexPrefixes == nil, let keyPrefixes = compiled.keyPrefixes() {
-            indexPrefixes = keyPrefixes
-        }
-        if indexEvents == nil, indexBuckets == nil, indexPrefixes == nil {
-            indexField = compiled.exactValueField()
-        }
+        self.indexEvents = indexEvents
+        self.indexAcceptsUnknownEvents = indexAcceptsUnknownEvents
+        self.indexBuckets = indexBuckets
+        self.indexPrefixes = indexPrefixes
+        self.indexField = indexField
     }
 
     /// Whether `record` (looked up once into `view`) meets every condition.
@@ -107,7 +123,7 @@ struct CompiledCondition: Sendable {
         if !metadata.isEmpty {
             if !holdsMetadata(tree.metadata(of: record)) { return false }
         }
-        if let not = not.first, not.holds(record, view, &tree) { return false }
+        if let not, not.holds(record, view, &tree) { return false }
         if let pattern {
             let json = pattern.readsJSON ? tree.json(of: record) : nil
             if !pattern.holds(record, json: json) { return false }

@@ -6,6 +6,8 @@ struct ContentTypePattern: Sendable, Equatable {
     var type: [UInt8]
     /// Lower-cased subtype, or nil for `*`.
     var subtype: [UInt8]?
+    /// Whether `type` is `*` (decided once, not per record).
+    var anyType: Bool
 
     /// `text` is a normalised rule value: lower-cased `type/subtype`, `type/*` or `*/*`.
     init(_ text: String) {
@@ -14,6 +16,7 @@ struct ContentTypePattern: Sendable, Equatable {
         type = Array(bytes[..<slash])
         let rest = slash < bytes.count ? Array(bytes[(slash + 1)...]) : []
         subtype = rest == [UInt8(ascii: "*")] ? nil : rest
+        anyType = type == [UInt8(ascii: "*")]
     }
 
     func matches(_ contentType: String) -> Bool {
@@ -23,7 +26,7 @@ struct ContentTypePattern: Sendable, Equatable {
 
     func matches(utf8 bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let (typeRange, subtypeRange) = Self.split(bytes) else { return false }
-        if type != [UInt8(ascii: "*")], !Self.equalsLowercased(bytes, typeRange, type) { return false }
+        if !anyType, !Self.equalsLowercased(bytes, typeRange, type) { return false }
         if let subtype, !Self.equalsLowercased(bytes, subtypeRange, subtype) { return false }
         return true
     }

@@ -12,6 +12,7 @@ struct EventSet: Sendable, Equatable {
         }
     }
 
+    @inline(__always)
     func contains(_ id: Int) -> Bool {
         if id < 0 { return false }
         if id < 64 { return low & (1 << UInt64(id)) != 0 }

@@ -17,12 +17,18 @@
 /// records without size fail a size condition; metadata names are case-insensitive with optional `x-amz-meta-`.
 public struct RuleMatcher: Sendable {
     private let conditions: [CompiledCondition]
+    /// `conditions` without their reference counts (`conditions` keeps them alive): a candidate is checked without
+    /// a retain and a release.
+    private let unretainedConditions: [Unmanaged<CompiledCondition>]
     private let specs: [MatchSpec]
     private let ruleNames: [String]
     private let ruleFiles: [String]
     private let ruleTargetNames: [[String]]
     /// Target indices per rule, in the rule's `to` order.
     private let ruleTargets: [[Int]]
+    /// `ruleTargets` in one array: rule `r`'s are `flatTargets[flatTargetStarts[r]..<flatTargetStarts[r + 1]]`.
+    private let flatTargets: [Int32]
+    private let flatTargetStarts: [Int32]
     private let eventIDs: [String: Int]
     /// Per known event id: rules that accept it (rules without an event condition included), ascending.
     private let eventCandidates: [[Int32]]
@@ -129,11 +135,19 @@ public struct RuleMatcher: Sendable {
             conditions.append(CompiledCondition(rule.match, pattern: rule.pattern, bucketID: bucketID))
         }
         self.conditions = conditions
+        unretainedConditions = conditions.map { Unmanaged.passUnretained($0) }
         specs = rules.map(\.match)
         ruleNames = rules.map(\.name)
         ruleFiles = rules.map(\.file)
         ruleTargetNames = rules.map(\.to)
-        ruleTargets = rules.map { $0.to.compactMap { targetIndex[$0] } }
+        let ruleTargets = rules.map { $0.to.compactMap { targetIndex[$0] } }
+        self.ruleTargets = ruleTargets
+        var flatTargetStarts: [Int32] = [0]
+        for targets in ruleTargets {
+            flatTargetStarts.append(flatTargetStarts[flatTargetStarts.count - 1] + Int32(targets.count))
+        }
+        flatTargets = ruleTargets.flatMap { $0.map { Int32($0) } }
+        self.flatTargetStarts = flatTargetStarts
         eventIDs = EventNameCatalog.ids
         self.bucketIDs = bucketIDs
 
@@ -183,13 +197,20 @@ public struct RuleMatcher: Sendable {
     public func match(_ record: EventRecord) -> [MatchedTarget] {
         let rules = matchingRules(record)
         if rules.isEmpty { return [] }
+        // Read in place: no retain of a rule's target list per matched rule.
         var out: [MatchedTarget] = []
-        for rule in rules {
-            for target in ruleTargets[rule] where !out.contains(where: { $0.targetIndex == target }) {
-                out.append(MatchedTarget(targetIndex: target, rule: ruleNames[rule]))
+        flatTargets.withUnsafeBufferPointer { flatTargets in
+            flatTargetStarts.withUnsafeBufferPointer { starts in
+                for rule in rules {
+                    for position in Int(starts[rule])..<Int(starts[rule + 1]) {
+                        let target = Int(flatTargets[position])
+                        if out.contains(where: { $0.targetIndex == target }) { continue }
+                        out.append(MatchedTarget(targetIndex: target, rule: ruleNames[rule]))
+                    }
+                }
             }
         }
-        out.sort { $0.targetIndex < $1.targetIndex }
+        if out.count > 1 { out.sort { $0.targetIndex < $1.targetIndex } }
         return out
     }
 
@@ -203,7 +224,7 @@ public struct RuleMatcher: Sendable {
         return key.withUTF8 { keyBytes in
             // The conditions are read in place (not copied out of the array), and the common case, the event list,
             // checks them in a plain loop.
-            conditions.withUnsafeBufferPointer { conditions in
+            unretainedConditions.withUnsafeBufferPointer { conditions in
                 let view = RecordView(eventID: eventID, bucketID: bucketID, key: keyBytes)
                 var matched: [Int] = []
                 var sorted = true
@@ -211,17 +232,20 @@ public struct RuleMatcher: Sendable {
                 if byEvent.isEmpty {
                     // Only the value indexes can hold candidates.
                 } else if useEventList(byEvent, bucketID: bucketID, keyBytes) {
-                    for rule in byEvent where conditions[Int(rule)].holds(record, view, &tree) {
+                    for rule in byEvent where Self.holds(conditions[Int(rule)], record, view, &tree) {
                         matched.append(Int(rule))
                     }
                 } else {
                     // Collected first, checked after: a closure that checked them would hold a copy of the record.
                     var candidates: [Int32] = []
+                    candidates.reserveCapacity(64)
                     if bucketID >= 0 {
                         bucketGroups[Int(bucketID)].forEachCandidate(along: keyBytes) { candidates.append($0) }
                     }
                     anyBucketGroup.forEachCandidate(along: keyBytes) { candidates.append($0) }
-                    for rule in candidates where conditions[Int(rule)].holds(record, view, &tree) {
+                    for rule in candidates where Self.holds(conditions[Int(rule)], record, view, &tree) {
+                        // Room for every candidate at the first match: the array is not grown again.
+                        if matched.isEmpty { matched.reserveCapacity(candidates.count) }
                         matched.append(Int(rule))
                     }
                     sorted = false
@@ -231,20 +255,34 @@ public struct RuleMatcher: Sendable {
                     var candidates: [Int32] = []
                     forEachValueCandidate(record, json: json) { candidates.append($0) }
                     if !candidates.isEmpty { sorted = false }
-                    for rule in candidates where conditions[Int(rule)].holds(record, view, &tree) {
+                    for rule in candidates where Self.holds(conditions[Int(rule)], record, view, &tree) {
                         matched.append(Int(rule))
                     }
                 }
                 if !sorted, matched.count > 1 {
-                    matched.sort()
-                    var unique: [Int] = []
-                    unique.reserveCapacity(matched.count)
-                    for rule in matched where unique.last != rule { unique.append(rule) }
-                    matched = unique
+                    // Sorted (when not already ascending) and deduplicated in place.
+                    if zip(matched, matched.dropFirst()).contains(where: { $0 > $1 }) { matched.sort() }
+                    var kept = 1
+                    for position in 1..<matched.count where matched[position] != matched[kept - 1] {
+                        matched[kept] = matched[position]
+                        kept += 1
+                    }
+                    matched.removeLast(matched.count - kept)
                 }
                 return matched
             }
         }
+    }
+
+    /// `condition.holds(record, view, &tree)` without retaining `condition`.
+    @inline(__always)
+    private static func holds(
+        _ condition: Unmanaged<CompiledCondition>,
+        _ record: EventRecord,
+        _ view: RecordView,
+        _ tree: inout RecordTree
+    ) -> Bool {
+        condition._withUnsafeGuaranteedRef { $0.holds(record, view, &tree) }
     }
 
     /// Calls `body` with every rule of the value indexes that names one of `record`'s values at the index's path
