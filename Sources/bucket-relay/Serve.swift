@@ -244,6 +244,10 @@ struct Serve: AsyncParsableCommand {
         if inline != nil && file != nil {
             throw ValidationError("RELAY_AUTH_TOKEN and RELAY_AUTH_TOKEN_FILE are exclusive; set one")
         }
+        if let inline, inline.isEmpty {
+            // `--auth-token "$TOKEN"` with TOKEN unset would otherwise run a relay that any empty password opens.
+            throw ValidationError("--auth-token: the token is empty; give one, or leave the flag out to run without")
+        }
         guard let file else { return inline }
         let name = authTokenFile != nil ? "--auth-token-file" : "RELAY_AUTH_TOKEN_FILE"
         guard let data = FileManager.default.contents(atPath: file) else {

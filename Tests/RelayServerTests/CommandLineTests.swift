@@ -215,6 +215,21 @@ struct CommandLineTests {
         #expect(!result.output.contains("Relay listening"), "\(result.output)")
     }
 
+    /// `--auth-token "$TOKEN"` with TOKEN unset: refused, rather than a relay that an empty Basic password opens.
+    /// (An empty RELAY_AUTH_TOKEN stays "unset", as every empty twin does.)
+    @Test(arguments: [["--auth-token", ""], ["--admin-token", ""]])
+    func anEmptyTokenIsRefused(token: [String]) async throws {
+        let root = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(root) }
+        let result = try await RelayProcess.run(
+            ["serve", "--host", "127.0.0.1", "--port", "0"] + token
+                + ["--rules", Fixtures.packageRoot + "/rules", "--data-dir", root + "/data"]
+        )
+        #expect(result.status == 64, "\(result.output)")
+        #expect(result.output.contains("the token is empty"), "\(result.output)")
+        #expect(!result.output.contains("Relay listening"), "\(result.output)")
+    }
+
     @Test func replaySendsDeadLettersAgainAndRemovesOnlyTheDelivered() async throws {
         let root = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(root) }
