@@ -153,26 +153,14 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
     /// minute, removes acked deliveries that a NATS crash left in the stream.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { group in
-                // Progress acks on a loop and a queue of their own: they must not wait behind the totals' stream
-                // lookups, nor behind blocking fetches on the shared libnats queue (a late one gives a held
-                // delivery to another relay, which sends it twice).
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(500))
-                        if Task.isCancelled { break }
-                        await self.keepHeldAlive()
-                    }
-                }
-                var rounds = 0
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(2))
-                    if Task.isCancelled { break }
-                    rounds += 1
-                    if rounds % 30 == 0 { await self.removeAckedLeftovers() }
-                    await self.refreshTotals()
-                }
-                group.cancelAll()
+            var rounds = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                if Task.isCancelled { break }
+                await self.keepHeldAlive()
+                rounds += 1
+                if rounds % 30 == 0 { await self.removeAckedLeftovers() }
+                await self.refreshTotals()
             }
         }
         await close()
@@ -191,9 +179,7 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         for consumer in consumers {
             let due = consumer.takeProgressDue(every: consumer.settings.ackWait / 3)
             if due.isEmpty { continue }
-            _ = try? await Blocking.run(on: Blocking.progressQueue) {
-                for message in due { connection.inProgress(message) }
-            }
+            _ = try? await Blocking.run { for message in due { connection.inProgress(message) } }
         }
     }
 

@@ -14,8 +14,6 @@ import Darwin
 enum Blocking {
     /// Calls that may run side by side (publishes, acks, lookups): libnats is thread-safe.
     static let queue = DispatchQueue(label: "bucket-relay.jetstream", qos: .utility, attributes: .concurrent)
-    /// Progress acks only (quick publishes), so that they never wait behind fetches on ``queue``.
-    static let progressQueue = DispatchQueue(label: "bucket-relay.jetstream.progress", qos: .userInitiated)
 
     /// Runs `body` on `queue` and resumes the caller with its result.
     static func run<T: Sendable>(

@@ -62,7 +62,9 @@ struct JetStreamDeliveryLogTests {
         try await NATSServer.with { server in
             let configuration = JetStreamConfiguration(
                 servers: [server.url],
-                targetSettings: { _ in JetStreamTargetSettings(ackWait: .seconds(6), maxAckPending: 100) }
+                // Progress acks go every third of the ack wait from a 2 s loop: 12 s leaves them 8 s of slack on a
+                // loaded machine (6 s did not, once, in CI).
+                targetSettings: { _ in JetStreamTargetSettings(ackWait: .seconds(12), maxAckPending: 100) }
             )
             let holder = try await JetStreamDeliveryLog.open(configuration, logger: .quiet)
             let other = try await JetStreamDeliveryLog.open(configuration, logger: .quiet)
@@ -83,7 +85,7 @@ struct JetStreamDeliveryLogTests {
             )
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
-                let until = ContinuousClock.now + .seconds(14)
+                let until = ContinuousClock.now + .seconds(26)
                 var stolen: [PendingDelivery] = []
                 while ContinuousClock.now < until && stolen.isEmpty {
                     stolen = try await other.claim(target: "a", now: Self.now, limit: 1)
