@@ -41,21 +41,29 @@ struct RuleWatchTests {
             try await post()
             _ = try await receiver.waitForRequests(count: 1, path: "/old")
 
+            #expect(!serve.text.contains("Rule files changed; reloading"))
             let edited = ContinuousClock.now
             try write("/new")
-            // Poll: events posted after the reload reach /new.
+            // The edit is noticed without a signal (the README: within a second; 2 s here, for a loaded machine).
+            // Timed by the relay's own log line, not by a delivery, whose latency under load is not the watcher's.
             var pickedUp: Duration?
             while ContinuousClock.now - edited < .seconds(5) {
-                try await post()
-                try await Task.sleep(for: .milliseconds(100))
-                if !receiver.requests(path: "/new").isEmpty {
+                if serve.text.contains("Rule files changed; reloading") {
                     pickedUp = ContinuousClock.now - edited
                     break
                 }
+                try await Task.sleep(for: .milliseconds(20))
             }
             let delay = try #require(pickedUp, "the edit was not picked up without a signal")
             #expect(delay < .seconds(2), "picked up after \(delay)")
-            #expect(serve.text.contains("Rule files changed; reloading"))
+            // Events posted after the reload reach /new.
+            var routed = false
+            while !routed && ContinuousClock.now - edited < .seconds(20) {
+                try await post()
+                try await Task.sleep(for: .milliseconds(100))
+                routed = !receiver.requests(path: "/new").isEmpty
+            }
+            #expect(routed, "events posted after the edit reach the new target")
 
             // A broken edit: reported, and routing goes on with the running rules.
             try Data(#"{ "targets": { "hook": { "url": 5 } }"#.utf8).write(
