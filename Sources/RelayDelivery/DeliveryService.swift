@@ -241,7 +241,8 @@ public final class DeliveryService: Service, Sendable {
                             worker.breaker.withLock { $0.suspect() }
                             for (index, other) in claimed.enumerated() where index != failed { log.release(other) }
                             claimed = [claimed[failed]]
-                            nextDue = try await log.nextDue(target: worker.name)  // the released ones
+                            // The released ones. Never a throw here: the probe is claimed and must be attempted.
+                            nextDue = (try? await log.nextDue(target: worker.name)) ?? now + .seconds(1)
                             isProbe = true
                         }
                         worker.inFlight.add(claimed.count, ordering: .relaxed)

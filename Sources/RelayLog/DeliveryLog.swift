@@ -155,6 +155,13 @@ extension DeliveryLog {
     ) async throws -> (claimed: [PendingDelivery], nextDue: Timestamp?) {
         let claimed = try await claim(target: target, now: now, limit: limit)
         guard claimed.count < limit else { return (claimed, nil) }
-        return (claimed, try await nextDue(target: target))
+        do {
+            return (claimed, try await nextDue(target: target))
+        } catch {
+            // What was claimed is the caller's now: an error here must not lose it (it would stay claimed, never
+            // attempted). The caller looks again in a second instead.
+            if claimed.isEmpty { throw error }
+            return (claimed, now + .seconds(1))
+        }
     }
 }

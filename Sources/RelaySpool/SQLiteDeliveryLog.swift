@@ -94,8 +94,9 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
         )
         let taken = takeUnheld(rows, of: target)
         if taken.count < rows.count {
-            // Another claim took some of these rows in between: the answer about later rows may be stale too.
-            return (taken, try await nextDue(target: target))
+            // Another claim took some of these rows in between: the answer about later rows may be stale too. The
+            // rows taken are the caller's now: an error here must not lose them; look again in a second instead.
+            return (taken, (try? await nextDue(target: target)) ?? now + .seconds(1))
         }
         return (taken, next)
     }
