@@ -78,9 +78,14 @@ def run(ctx) -> None:
     answers = [http_request(first.port, "POST", "/minio-event", minio_body(k), MINIO_HEADERS, timeout=20)[0]
                for k in keys]
     results.check(NAME, f"r1 answers 200 to {EVENTS} events", answers == [200] * EVENTS, str(answers))
-    tried = wait_until(lambda: len({a.key for a in sink.requests("/a")}) >= EVENTS, 20, 0.1)
-    results.check(NAME, "r1 tried each delivery and got 503 (it holds them for their retries)", tried,
-                  f"{len(sink.requests('/a'))} attempts")
+    # Once 5 attempts failed the circuit opens and probes go to deliveries r1 already holds, so a delivery that came
+    # late may stay in the stream unfetched: r1 must hold several (most), not necessarily all; every one must reach
+    # the target through r2 below either way.
+    wait_until(lambda: len({a.key for a in sink.requests("/a")}) >= EVENTS, 20, 0.1)
+    tried_keys = {a.key for a in sink.requests("/a")}
+    results.check(NAME, "r1 tried deliveries and got 503 (it holds them for their retries)",
+                  len(tried_keys) >= EVENTS - 2,
+                  f"{len(tried_keys)} of {EVENTS} tried, {len(sink.requests('/a'))} attempts")
     before = consumer_state(nats.url, "RELAY_DELIVER_a")
     listed_before = stream_messages_listed(nats.url, 4 * EVENTS)
     first.kill9()
