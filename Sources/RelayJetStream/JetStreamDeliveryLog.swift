@@ -149,20 +149,24 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
 
     // MARK: Service
 
-    /// Keeps held deliveries alive (progress acks) and the totals fresh until graceful shutdown, then closes. Every
-    /// minute, removes acked deliveries that a NATS crash left in the stream.
+    /// Keeps held deliveries alive (progress acks, from a thread of its own, ``ProgressAckThread``) and the totals
+    /// fresh until graceful shutdown, then closes. Every minute, removes acked deliveries that a NATS crash left in the
+    /// stream.
     public func run() async throws {
+        // Each held delivery gets a progress ack once a third of its ack wait has passed; ticks of 250 ms keep that
+        // within a few percent of the ack wait for any ack wait of a second or more.
+        let progress = ProgressAckThread(interval: .milliseconds(250)) { [self] in keepHeldAlive() }
         await cancelWhenGracefulShutdown {
             var rounds = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(2))
                 if Task.isCancelled { break }
-                await self.keepHeldAlive()
                 rounds += 1
                 if rounds % 30 == 0 { await self.removeAckedLeftovers() }
                 await self.refreshTotals()
             }
         }
+        progress.stop()
         await close()
     }
 
@@ -173,13 +177,14 @@ public final class JetStreamDeliveryLog: DeliveryLog, Service, CustomStringConve
         }
     }
 
-    private func keepHeldAlive() async {
+    /// Sends the progress acks that are due. Runs on the ``ProgressAckThread``: `natsMsg_InProgress` only queues a
+    /// publish on the connection.
+    private func keepHeldAlive() {
         let consumers = state.withLock { Array($0.consumers.values) }
-        let connection = self.connection
         for consumer in consumers {
-            let due = consumer.takeProgressDue(every: consumer.settings.ackWait / 3)
-            if due.isEmpty { continue }
-            _ = try? await Blocking.run { for message in due { connection.inProgress(message) } }
+            for message in consumer.takeProgressDue(every: consumer.settings.ackWait / 3) {
+                connection.inProgress(message)
+            }
         }
     }
 
