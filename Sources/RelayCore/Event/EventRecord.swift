@@ -8,58 +8,58 @@
 public struct EventRecord: Sendable, Equatable {
     /// Always the `s3:` form, e.g. `s3:ObjectCreated:Put`; AWS and RGW send `ObjectCreated:Put` and are normalised.
     public var eventName: String {
-        get { storage.eventName }
+        get { storage.fields.eventName }
         set {
-            unique().eventName = newValue
-            storage.catalogID = nil
+            unique().fields.eventName = newValue
+            storage.fields.catalogID = nil
         }
     }
     /// The `EventNameCatalog` id of `eventName`, when the decoder found the name there; nil when not known.
     var catalogID: Int? {
-        get { storage.catalogID }
-        set { unique().catalogID = newValue }
+        get { storage.fields.catalogID }
+        set { unique().fields.catalogID = newValue }
     }
     /// `minio:s3`, `aws:s3`, `ceph:s3`, or `""` when the record has none.
     public var eventSource: String {
-        get { storage.eventSource }
-        set { unique().eventSource = newValue }
+        get { storage.fields.eventSource }
+        set { unique().fields.eventSource = newValue }
     }
     /// The bucket name, `s3.bucket.name`.
     public var bucket: String {
-        get { storage.bucket }
-        set { unique().bucket = newValue }
+        get { storage.fields.bucket }
+        set { unique().fields.bucket = newValue }
     }
     /// The object key as rules see it: form-unescaped (`+` is a space, `%XX` a byte, Go's `url.QueryUnescape`) for
     /// `minio:s3`, `aws:s3`, other sources and when `eventSource` is absent; exactly `rawKey` for `ceph:s3`, which
     /// sends keys unescaped.
     public var key: String {
-        get { storage.key }
+        get { storage.fields.key }
         set {
             let storage = unique()
             // A raw key that was "the same as `key`" keeps the old key.
-            if case .value(.none) = storage.rawKey { storage.rawKey = .value(storage.key) }
-            storage.key = newValue
+            if case .value(.none) = storage.fields.rawKey { storage.fields.rawKey = .value(storage.fields.key) }
+            storage.fields.key = newValue
         }
     }
     /// `s3.object.key` exactly as in the record (after JSON unescaping).
     public var rawKey: String {
         get {
-            switch storage.rawKey {
-            case .value(let value): return value ?? storage.key
-            case .token(let token): return EventScanner.string(storage.lazyBody, token)
+            switch storage.fields.rawKey {
+            case .value(let value): return value ?? storage.fields.key
+            case .token(let token): return EventScanner.string(storage.fields.lazyBody, token)
             }
         }
-        set { unique().rawKey = .value(newValue) }
+        set { unique().fields.rawKey = .value(newValue) }
     }
     /// Object size in bytes; nil when absent (MinIO omits it for 0-byte objects and for deletes).
     public var size: Int64? {
-        get { storage.size }
-        set { unique().size = newValue }
+        get { storage.fields.size }
+        set { unique().fields.size = newValue }
     }
     /// `s3.object.contentType`; nil when absent or null. MinIO also lists `content-type` in `metadata`.
     public var contentType: String? {
-        get { storage.contentType }
-        set { unique().contentType = newValue }
+        get { storage.fields.contentType }
+        set { unique().fields.contentType = newValue }
     }
     /// User metadata with lower-cased names: MinIO's `userMetadata` map (`X-Amz-Meta-Kind` becomes
     /// `x-amz-meta-kind`) and RGW's `metadata` list of `{"key","val"}`. `content-type` entries are kept as they come.
@@ -127,36 +127,36 @@ public struct EventRecord: Sendable, Equatable {
 
     /// The body the lazy fields point into (the request body, shared, not copied); empty for a record set in code.
     var lazyBody: [UInt8] {
-        get { storage.lazyBody }
-        set { unique().lazyBody = newValue }
+        get { storage.fields.lazyBody }
+        set { unique().fields.lazyBody = newValue }
     }
     var metadataStorage: LazyMetadata {
-        get { storage.metadata }
-        set { unique().metadata = newValue }
+        get { storage.fields.metadata }
+        set { unique().fields.metadata = newValue }
     }
     var eventTimeStorage: LazyString {
-        get { storage.eventTime }
-        set { unique().eventTime = newValue }
+        get { storage.fields.eventTime }
+        set { unique().fields.eventTime = newValue }
     }
     var awsRegionStorage: LazyString {
-        get { storage.awsRegion }
-        set { unique().awsRegion = newValue }
+        get { storage.fields.awsRegion }
+        set { unique().fields.awsRegion = newValue }
     }
     var requestIDStorage: LazyString {
-        get { storage.requestID }
-        set { unique().requestID = newValue }
+        get { storage.fields.requestID }
+        set { unique().fields.requestID = newValue }
     }
     var sequencerStorage: LazyString {
-        get { storage.sequencer }
-        set { unique().sequencer = newValue }
+        get { storage.fields.sequencer }
+        set { unique().fields.sequencer = newValue }
     }
     var eventIDStorage: LazyString {
-        get { storage.eventID }
-        set { unique().eventID = newValue }
+        get { storage.fields.eventID }
+        set { unique().fields.eventID = newValue }
     }
     var versionIDStorage: LazyString {
-        get { storage.versionID }
-        set { unique().versionID = newValue }
+        get { storage.fields.versionID }
+        set { unique().fields.versionID = newValue }
     }
 
     private func lazyString(_ storage: LazyString) -> String? {
@@ -168,8 +168,8 @@ public struct EventRecord: Sendable, Equatable {
 
     /// Byte range of this record's JSON text within the request body it was decoded from.
     public var recordRange: Range<Int> {
-        get { storage.recordRange }
-        set { unique().recordRange = newValue }
+        get { storage.fields.recordRange }
+        set { unique().fields.recordRange = newValue }
     }
     /// The record's parsed JSON as received (its ranges index the same body), which rule patterns read; nil for a
     /// record built in code, whose patterns see only `eventName`, `s3.bucket.name` and `s3.object.key`
@@ -184,8 +184,8 @@ public struct EventRecord: Sendable, Equatable {
 
     /// Where `json` comes from.
     var jsonSource: JSONSource {
-        get { storage.jsonSource }
-        set { unique().jsonSource = newValue }
+        get { storage.fields.jsonSource }
+        set { unique().fields.jsonSource = newValue }
     }
 
     /// The fields, shared by copies of the record until one of them changes a field.
@@ -193,13 +193,19 @@ public struct EventRecord: Sendable, Equatable {
 
     /// The box, copied first when another record shares it.
     private mutating func unique() -> Storage {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
         return storage
     }
 
-    /// The fields of a record. Changed only through `unique()`, that is when no other record holds the box, so that
-    /// records shared between tasks never see a change.
+    /// The fields of a record, in a box. Changed only through `unique()`, that is when no other record holds the
+    /// box, so that records shared between tasks never see a change.
     private final class Storage: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    /// The fields of a record (see ``EventRecord``'s public properties for each).
+    struct Fields {
         var eventName: String
         var catalogID: Int?
         var eventSource: String
@@ -219,69 +225,6 @@ public struct EventRecord: Sendable, Equatable {
         var versionID: LazyString
         var recordRange: Range<Int>
         var jsonSource: JSONSource
-
-        init(
-            eventName: String,
-            catalogID: Int?,
-            eventSource: String,
-            bucket: String,
-            key: String,
-            rawKey: LazyString,
-            size: Int64?,
-            contentType: String?,
-            lazyBody: [UInt8],
-            metadata: LazyMetadata,
-            eventTime: LazyString,
-            awsRegion: LazyString,
-            requestID: LazyString,
-            sequencer: LazyString,
-            eventID: LazyString,
-            versionID: LazyString,
-            recordRange: Range<Int>,
-            jsonSource: JSONSource
-        ) {
-            self.eventName = eventName
-            self.catalogID = catalogID
-            self.eventSource = eventSource
-            self.bucket = bucket
-            self.key = key
-            self.rawKey = rawKey
-            self.size = size
-            self.contentType = contentType
-            self.lazyBody = lazyBody
-            self.metadata = metadata
-            self.eventTime = eventTime
-            self.awsRegion = awsRegion
-            self.requestID = requestID
-            self.sequencer = sequencer
-            self.eventID = eventID
-            self.versionID = versionID
-            self.recordRange = recordRange
-            self.jsonSource = jsonSource
-        }
-
-        convenience init(copying other: Storage) {
-            self.init(
-                eventName: other.eventName,
-                catalogID: other.catalogID,
-                eventSource: other.eventSource,
-                bucket: other.bucket,
-                key: other.key,
-                rawKey: other.rawKey,
-                size: other.size,
-                contentType: other.contentType,
-                lazyBody: other.lazyBody,
-                metadata: other.metadata,
-                eventTime: other.eventTime,
-                awsRegion: other.awsRegion,
-                requestID: other.requestID,
-                sequencer: other.sequencer,
-                eventID: other.eventID,
-                versionID: other.versionID,
-                recordRange: other.recordRange,
-                jsonSource: other.jsonSource
-            )
-        }
     }
 
     /// The record's JSON: none, a tree, or the bytes it is parsed from when read.
@@ -328,24 +271,26 @@ public struct EventRecord: Sendable, Equatable {
         json: JSONValue? = nil
     ) {
         storage = Storage(
-            eventName: eventName,
-            catalogID: nil,
-            eventSource: eventSource,
-            bucket: bucket,
-            key: key,
-            rawKey: .value(rawKey),
-            size: size,
-            contentType: contentType,
-            lazyBody: [],
-            metadata: .value(metadata),
-            eventTime: .value(eventTime),
-            awsRegion: .value(awsRegion),
-            requestID: .value(requestID),
-            sequencer: .value(sequencer),
-            eventID: .value(eventID),
-            versionID: .value(versionID),
-            recordRange: recordRange,
-            jsonSource: json.map { .tree($0) } ?? .none
+            Fields(
+                eventName: eventName,
+                catalogID: nil,
+                eventSource: eventSource,
+                bucket: bucket,
+                key: key,
+                rawKey: .value(rawKey),
+                size: size,
+                contentType: contentType,
+                lazyBody: [],
+                metadata: .value(metadata),
+                eventTime: .value(eventTime),
+                awsRegion: .value(awsRegion),
+                requestID: .value(requestID),
+                sequencer: .value(sequencer),
+                eventID: .value(eventID),
+                versionID: .value(versionID),
+                recordRange: recordRange,
+                jsonSource: json.map { .tree($0) } ?? .none
+            )
         )
     }
 
@@ -371,24 +316,26 @@ public struct EventRecord: Sendable, Equatable {
         jsonDepth: Int
     ) {
         storage = Storage(
-            eventName: eventName,
-            catalogID: catalogID,
-            eventSource: eventSource,
-            bucket: bucket,
-            key: key,
-            rawKey: rawKey,
-            size: size,
-            contentType: contentType,
-            lazyBody: body,
-            metadata: metadata,
-            eventTime: eventTime,
-            awsRegion: awsRegion,
-            requestID: requestID,
-            sequencer: sequencer,
-            eventID: eventID,
-            versionID: versionID,
-            recordRange: recordRange,
-            jsonSource: .text(body: body, range: recordRange, depth: jsonDepth)
+            Fields(
+                eventName: eventName,
+                catalogID: catalogID,
+                eventSource: eventSource,
+                bucket: bucket,
+                key: key,
+                rawKey: rawKey,
+                size: size,
+                contentType: contentType,
+                lazyBody: body,
+                metadata: metadata,
+                eventTime: eventTime,
+                awsRegion: awsRegion,
+                requestID: requestID,
+                sequencer: sequencer,
+                eventID: eventID,
+                versionID: versionID,
+                recordRange: recordRange,
+                jsonSource: .text(body: body, range: recordRange, depth: jsonDepth)
+            )
         )
     }
 
