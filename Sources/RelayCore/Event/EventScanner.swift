@@ -122,6 +122,16 @@ private let highBits: UInt64 = 0x8080_8080_8080_8080
 /// Bit 5 of every byte: set, it folds ASCII letters (see `remember(_:since:)`).
 private let fold: UInt64 = 0x2020_2020_2020_2020
 
+/// The high bit of each byte of `word` that ends a plain run of string bytes: a quote, a backslash, a control
+/// character or a non-ASCII byte. A borrow only runs upwards, so the lowest flagged byte is always a real one.
+@inline(__always)
+private func specialBytes(_ word: UInt64) -> UInt64 {
+    let quote = word ^ 0x2222_2222_2222_2222
+    let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
+    return (word | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- fold) & ~word))
+        & highBits
+}
+
 private struct Scanner {
     let bytes: UnsafeRawBufferPointer
     /// Folded hashes of the member names of the open objects, innermost last.
@@ -740,11 +750,7 @@ private struct Scanner {
         var hash: UInt64 = 0
         while index + 8 <= count {
             let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-            let quote = word ^ 0x2222_2222_2222_2222
-            let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
-            let special =
-                (word | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
-                    | ((word &- 0x2020_2020_2020_2020) & ~word)) & highBits
+            let special = specialBytes(word)
             if special == 0 {
                 hash = Self.mix(hash, word | fold)
                 index += 8
@@ -895,11 +901,7 @@ private struct Scanner {
             // loaded little-endian first, so the trailing zero bits count the plain bytes before it.
             if index + 8 <= count {
                 let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-                let quote = word ^ 0x2222_2222_2222_2222
-                let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
-                let special =
-                    (word | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
-                        | ((word &- 0x2020_2020_2020_2020) & ~word)) & highBits
+                let special = specialBytes(word)
                 if special == 0 {
                     index += 8
                     continue
