@@ -302,7 +302,7 @@ public final class Spool: Sendable {
     /// oldest row), skipping the rows in `excluding` (rows in flight) and, of the ordered rows, all but each key's
     /// head and the heads of the keys in `excludingKeys` (keys with a delivery in flight; docs/delivery.md,
     /// "Ordering"). Uses the partial index `deliveries_ready` on `(target, next_attempt_at)`; reads at most
-    /// `limit + excluding.count + excludingKeys.count` rows.
+    /// `limit + excluding.count + excludingKeys.count + 1` rows.
     ///
     /// - Parameters:
     ///   - target: The target name.
@@ -318,26 +318,13 @@ public final class Spool: Sendable {
         excluding: Set<Int64>,
         excludingKeys: Set<String> = []
     ) async throws -> [PendingDelivery] {
-        guard limit > 0 else { return [] }
-        return try await read(operation: "due") { db in
-            let statement = try db.cachedStatement(sql: Self.dueSQL)
-            let cursor = try ColumnCursor(statement, arguments: [target, now.millisecondsSince1970]) {
-                columns -> PendingDelivery? in
-                let rowID = try columns.int64(0)
-                if excluding.contains(rowID) { return nil }
-                if !excludingKeys.isEmpty, let key = columns.optionalText(11), excludingKeys.contains(key) {
-                    return nil
-                }
-                return try PendingDelivery(columns: columns, rowID: rowID)
-            }
-            var rows: [PendingDelivery] = []
-            while let row = try cursor.next() {
-                guard let row else { continue }
-                rows.append(row)
-                if rows.count >= limit { break }
-            }
-            return rows
-        }
+        try await dueAndNextAttemptTime(
+            target: target,
+            now: now,
+            limit: limit,
+            excluding: excluding,
+            excludingKeys: excludingKeys
+        ).due
     }
 
     /// ``due(target:now:limit:excluding:excludingKeys:)`` and, when it found fewer than `limit` rows, the earliest
@@ -456,16 +443,11 @@ public final class Spool: Sendable {
 
     // MARK: - Internals
 
-    /// Rows waiting behind their key's head (`queued = 1`, docs/delivery.md, "Ordering") are not read: the partial
-    /// index `deliveries_ready` holds only the others.
-    package static let dueSQL = """
-        SELECT rowid, delivery_id, target, rule, payload, attempts, next_attempt_at, last_status, last_error,
-        created_at, traceparent, ordering_key, ordering_position FROM deliveries INDEXED BY deliveries_ready
-        WHERE target = ? AND next_attempt_at <= ? AND queued = 0 ORDER BY next_attempt_at, rowid
-        """
-
-    /// Every row a claim could hand out, due or not, earliest first: what ``dueAndNextAttemptTime(target:now:limit:excluding:excludingKeys:)``
-    /// reads, `dueSQL`'s columns without its bound on `next_attempt_at`.
+    /// Every row a claim could hand out, due or not, earliest first: what
+    /// ``dueAndNextAttemptTime(target:now:limit:excluding:excludingKeys:)`` and
+    /// ``due(target:now:limit:excluding:excludingKeys:)`` read; they stop at the first row not yet due. Rows waiting
+    /// behind their key's head (`queued = 1`, docs/delivery.md, "Ordering") are not read: the partial index
+    /// `deliveries_ready` holds only the others.
     package static let readySQL = """
         SELECT rowid, delivery_id, target, rule, payload, attempts, next_attempt_at, last_status, last_error,
         created_at, traceparent, ordering_key, ordering_position FROM deliveries INDEXED BY deliveries_ready

@@ -351,7 +351,7 @@ struct SpoolTests {
     @Test func dueAndNextAttemptTimeUseTheTargetIndex() async throws {
         try await TemporaryDirectory.with { directory in
             let spool = try Spool(directory: directory, logger: .quiet)
-            let duePlan = try await spool.queryPlan(Spool.dueSQL, arguments: ["a", "0"]).joined(separator: "; ")
+            let duePlan = try await spool.queryPlan(Spool.readySQL, arguments: ["a"]).joined(separator: "; ")
             // The partial index of the rows not queued behind their key's head (docs/delivery.md, "Ordering").
             #expect(duePlan.contains("USING INDEX deliveries_ready"), "\(duePlan)")
             #expect(!duePlan.contains("TEMP B-TREE"), "\(duePlan)")
