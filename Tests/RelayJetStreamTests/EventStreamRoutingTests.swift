@@ -433,27 +433,27 @@ struct EventStreamRoutingTests {
     @Test func natsDownFailsReadinessAndIngressAnswers503WithRetryAfter() async throws {
         try await Receiver.withReceiver { receiver in
             try await Self.withRoot { root in
-                let nats = try await NATSServer.start()
-                defer { nats.stop() }
-                let relay = try Self.serve(try Self.rules(in: root, receiver: receiver), nats)
-                defer { relay.kill() }
-                let port = try await relay.waitForPort()
-                #expect(try await TestHTTP.get("http://127.0.0.1:\(port)/readyz").status == 200)
-                nats.stop()
-                var ready = try await TestHTTP.get("http://127.0.0.1:\(port)/readyz")
-                let deadline = ContinuousClock.now + .seconds(10)
-                while ready.status == 200, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(50))
-                    ready = try await TestHTTP.get("http://127.0.0.1:\(port)/readyz")
+                try await NATSServer.with { nats in
+                    let relay = try Self.serve(try Self.rules(in: root, receiver: receiver), nats)
+                    defer { relay.kill() }
+                    let port = try await relay.waitForPort()
+                    #expect(try await TestHTTP.get("http://127.0.0.1:\(port)/readyz").status == 200)
+                    await nats.stop()
+                    var ready = try await TestHTTP.get("http://127.0.0.1:\(port)/readyz")
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while ready.status == 200, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(50))
+                        ready = try await TestHTTP.get("http://127.0.0.1:\(port)/readyz")
+                    }
+                    #expect(ready.status == 503)
+                    let answer = try await TestHTTP.post(
+                        "http://127.0.0.1:\(port)/minio-event",
+                        body: Self.event(key: "down/cat.jpg", sequencer: "17D0000000000001")
+                    )
+                    #expect(answer.status == 503)
+                    #expect(answer.header("Retry-After") != nil)
+                    #expect(relay.process.isRunning, "NATS away is no reason to stop")
                 }
-                #expect(ready.status == 503)
-                let answer = try await TestHTTP.post(
-                    "http://127.0.0.1:\(port)/minio-event",
-                    body: Self.event(key: "down/cat.jpg", sequencer: "17D0000000000001")
-                )
-                #expect(answer.status == 503)
-                #expect(answer.header("Retry-After") != nil)
-                #expect(relay.process.isRunning, "NATS away is no reason to stop")
             }
         }
     }

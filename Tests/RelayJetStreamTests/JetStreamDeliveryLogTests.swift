@@ -302,22 +302,23 @@ struct JetStreamDeliveryLogTests {
     }
 
     @Test func anUnreachableServerIsUnavailable() async throws {
-        let server = try await NATSServer.start()
-        let url = server.url
-        let log = try await Self.open(server)
-        defer { Task { await log.close() } }
-        #expect(await log.isWritable())
-        server.stop()
-        #expect(!(await log.isWritable()), "/readyz fails while NATS is away")
-        await #expect {
-            try await log.append([RecordDeliveries(identity: nil, deliveries: [Self.delivery("d1")])], at: Self.now)
-        } throws: { error in
-            (error as? DeliveryLogError)?.code == .unavailable
-        }
-        await #expect {
-            try await JetStreamDeliveryLog.open(JetStreamConfiguration(servers: [url]), logger: .quiet)
-        } throws: { error in
-            (error as? DeliveryLogError)?.code == .unavailable
+        try await NATSServer.with { server in
+            let url = server.url
+            let log = try await Self.open(server)
+            defer { Task { await log.close() } }
+            #expect(await log.isWritable())
+            await server.stop()
+            #expect(!(await log.isWritable()), "/readyz fails while NATS is away")
+            await #expect {
+                try await log.append([RecordDeliveries(identity: nil, deliveries: [Self.delivery("d1")])], at: Self.now)
+            } throws: { error in
+                (error as? DeliveryLogError)?.code == .unavailable
+            }
+            await #expect {
+                try await JetStreamDeliveryLog.open(JetStreamConfiguration(servers: [url]), logger: .quiet)
+            } throws: { error in
+                (error as? DeliveryLogError)?.code == .unavailable
+            }
         }
     }
 }

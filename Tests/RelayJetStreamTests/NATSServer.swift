@@ -19,8 +19,14 @@ final class NATSServer: @unchecked Sendable {
     /// Runs `body` with a started server; the server is stopped whatever `body` does.
     static func with<T>(_ body: (NATSServer) async throws -> T) async throws -> T {
         let server = try await start()
-        defer { server.stop() }
-        return try await body(server)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
     }
 
     /// The nats-server binary: `$NATS_SERVER`, else Debian's /usr/sbin/nats-server, else the first on `PATH`.
@@ -41,7 +47,7 @@ final class NATSServer: @unchecked Sendable {
     /// Kills the server (SIGKILL, as a crash would) and starts it again on the same port and store.
     func crashAndRestart() async throws {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.finished()
         let port = url.split(separator: ":").last.flatMap { Int($0) } ?? -1
         let (_, process) = try await Self.launch(directory: directory, port: port)
         self.process = process
@@ -70,7 +76,7 @@ final class NATSServer: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.finished()
         let log = (try? String(contentsOfFile: "\(directory)/nats-server.log", encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: directory)
         throw NATSServerError("nats-server did not start: \(log.suffix(2_000))")
@@ -83,14 +89,15 @@ final class NATSServer: @unchecked Sendable {
     /// The server's PID.
     var pid: Int32 { process.processIdentifier }
 
-    /// Stops the server (SIGTERM to its PID, SIGKILL after 5 s) and removes its directory.
-    func stop() {
+    /// Stops the server (SIGTERM to its PID, SIGKILL after 5 s) and removes its directory. It waits without holding
+    /// a thread: a JetStream server can take seconds to stop, and the suite's cooperative pool has two.
+    func stop() async {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            await process.finished()
         }
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -271,7 +271,7 @@ struct BatchDeliveryTests {
                 defer { TemporaryDirectory.remove(root) }
                 let bodyPath = root + "/body"
                 try Data(request.body).write(to: URL(fileURLWithPath: bodyPath))
-                let verdict = try SafeReceiveTests.python(
+                let verdict = try await SafeReceiveTests.python(
                     SafeReceiveTests.verifier,
                     arguments: [
                         SafeReceiveTests.whsec, SafeReceiveTests.whsec, try #require(request.header("webhook-id")),

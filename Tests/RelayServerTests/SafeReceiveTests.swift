@@ -37,7 +37,7 @@ struct SafeReceiveTests {
                     let signature = try #require(request.header("webhook-signature"))
                     let bodyPath = root + "/body\(index)"
                     try Data(request.body).write(to: URL(fileURLWithPath: bodyPath))
-                    let verdict = try Self.python(
+                    let verdict = try await Self.python(
                         Self.verifier,
                         arguments: [Self.whsec, "second-raw-secret", id, timestamp, signature, bodyPath]
                     )
@@ -61,9 +61,9 @@ struct SafeReceiveTests {
         print(" ".join(out))
         """
 
-    static func python(_ script: String, arguments: [String]) throws -> String {
+    static func python(_ script: String, arguments: [String]) async throws -> String {
         let process = try ChildProcess.spawn("/usr/bin/env", ["python3", "-c", script] + arguments)
-        process.waitUntilExit()
+        await process.finished()
         return process.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
