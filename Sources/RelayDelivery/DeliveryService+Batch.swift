@@ -24,26 +24,35 @@ extension DeliveryService {
         var probing = isProbe
         var started = 0
         while room > 0 {
-            guard
-                let batch = try await log.claimBatch(
-                    target: worker.name,
-                    now: now,
-                    maxRecords: policy.maxRecords,
-                    maxBytes: policy.maxBytes,
-                    formBefore: now + (.zero - policy.maxWait)
-                )
-            else { break }
-            if !worker.startChecked.exchange(true, ordering: .relaxed), !probing, batch.lastError != nil {
-                // A batch that was failing when the relay last stopped: probe with it before counting attempts.
-                worker.breaker.withLock { $0.suspect() }
-                probing = true
+            // One claim for all the room there is (one scan and one commit in the SQLite spool); a probe is one batch.
+            let limit = probing ? 1 : room
+            let batches = try await log.claimBatches(
+                target: worker.name,
+                now: now,
+                maxRecords: policy.maxRecords,
+                maxBytes: policy.maxBytes,
+                formBefore: now + (.zero - policy.maxWait),
+                limit: limit
+            )
+            for (index, batch) in batches.enumerated() {
+                if probing && started > 0 {
+                    // The batch before turned out to be a probe: the rest wait for its outcome.
+                    for unsent in batches[index...] { log.release(unsent) }
+                    break
+                }
+                if !worker.startChecked.exchange(true, ordering: .relaxed), !probing, batch.lastError != nil {
+                    // A batch that was failing when the relay last stopped: probe with it before counting attempts.
+                    worker.breaker.withLock { $0.suspect() }
+                    probing = true
+                }
+                worker.inFlight.add(1, ordering: .relaxed)
+                let probe = probing
+                group.addTask { await self.attemptBatch(batch, target: target, worker: worker, probe) }
+                started += 1
+                room -= 1
             }
-            worker.inFlight.add(1, ordering: .relaxed)
-            let probe = probing
-            group.addTask { await self.attemptBatch(batch, target: target, worker: worker, probe) }
-            started += 1
-            room -= 1
-            if probing { break }
+            // Fewer than asked for: nothing more is due now.
+            if probing || batches.count < limit { break }
         }
         if probing && started == 0 {
             worker.breaker.withLock { $0.probeNotSent(now: now) }

@@ -16,6 +16,37 @@ extension DeliveryLog {
         return PendingBatch(batchID: delivery.deliveryID, target: target, members: [delivery])
     }
 
+    /// One ``claimBatch(target:now:maxRecords:maxBytes:formBefore:)`` after another, until `limit` or none is due.
+    public func claimBatches(
+        target: String,
+        now: Timestamp,
+        maxRecords: Int,
+        maxBytes: Int,
+        formBefore: Timestamp,
+        limit: Int
+    ) async throws -> [PendingBatch] {
+        var batches: [PendingBatch] = []
+        while batches.count < limit {
+            let batch: PendingBatch?
+            do {
+                batch = try await claimBatch(
+                    target: target,
+                    now: now,
+                    maxRecords: maxRecords,
+                    maxBytes: maxBytes,
+                    formBefore: formBefore
+                )
+            } catch {
+                // What was claimed stays usable: hand it out (the error comes back at the next claim).
+                if batches.isEmpty { throw error }
+                break
+            }
+            guard let batch else { break }
+            batches.append(batch)
+        }
+        return batches
+    }
+
     public func delivered(_ batch: PendingBatch) async throws {
         for member in batch.members { try await delivered(member) }
     }

@@ -96,6 +96,20 @@ public protocol DeliveryLog: Sendable {
         formBefore: Timestamp
     ) async throws -> PendingBatch?
 
+    /// Claims up to `limit` due batches of `target` at once, as that many calls of
+    /// ``claimBatch(target:now:maxRecords:maxBytes:formBefore:)`` would, in the order they would return them; forming
+    /// is durable before this returns (one commit for all of them where the log can).
+    /// - Returns: The batches, none when nothing is to be sent now.
+    /// - Throws: ``DeliveryLogError``, `CancellationError`; no batch is then claimed.
+    func claimBatches(
+        target: String,
+        now: Timestamp,
+        maxRecords: Int,
+        maxBytes: Int,
+        formBefore: Timestamp,
+        limit: Int
+    ) async throws -> [PendingBatch]
+
     /// Records that a claimed batch was delivered: none of its members is pending any more.
     /// - Throws: ``DeliveryLogError``; the batch then stays claimed, and the caller tries again.
     func delivered(_ batch: PendingBatch) async throws

@@ -42,6 +42,47 @@ extension SQLiteDeliveryLog {
         }
     }
 
+    /// One scan of the spool for all of them, and one fsync'd commit that forms the new ones.
+    public func claimBatches(
+        target: String,
+        now: Timestamp,
+        maxRecords: Int,
+        maxBytes: Int,
+        formBefore: Timestamp,
+        limit: Int
+    ) async throws -> [PendingBatch] {
+        let candidates = try await spool.batchCandidates(
+            target: target,
+            now: now,
+            maxRecords: maxRecords,
+            maxBytes: maxBytes,
+            formBefore: formBefore,
+            excluding: heldRows(target: target),
+            limit: limit
+        )
+        var batches: [PendingBatch] = []
+        var forming: [(batchID: String, rowIDs: [Int64])] = []
+        for candidate in candidates {
+            switch candidate {
+            case .formed(let batchID, let rows):
+                guard hold(rows, target: target) else { continue }
+                batches.append(PendingBatch(batchID: batchID, target: target, members: rows))
+            case .new(let rows):
+                guard hold(rows, target: target) else { continue }
+                let batchID = PendingBatch.id(members: rows.map(\.deliveryID))
+                batches.append(PendingBatch(batchID: batchID, target: target, members: rows))
+                forming.append((batchID, rows.map(\.sequence)))
+            }
+        }
+        do {
+            try await spool.formBatches(forming)
+        } catch {
+            for batch in batches { release(batch) }
+            throw error
+        }
+        return batches
+    }
+
     public func delivered(_ batch: PendingBatch) async throws {
         try await spool.complete(rowIDs: batch.members.map(\.sequence))
         release(batch)
@@ -72,6 +113,6 @@ extension SQLiteDeliveryLog {
     }
 
     public func release(_ batch: PendingBatch) {
-        for member in batch.members { release(member) }
+        release(batch.members, target: batch.target)
     }
 }

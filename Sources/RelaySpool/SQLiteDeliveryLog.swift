@@ -107,7 +107,9 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
         // Two claims of one target may race: keep only the rows nobody took in between, and at most one row per
         // ordering key (a key's head can change in between, when a lower position arrives).
         return claimed.withLock { claimed in
-            var held = claimed[target] ?? Claims()
+            // Moved out and back, not copied: a copy would leave two references, and the first insert would copy the
+            // whole set (every claim and release of a busy target paid for all the rows it holds).
+            var held = claimed.removeValue(forKey: target) ?? Claims()
             var taken: [PendingDelivery] = []
             taken.reserveCapacity(rows.count)
             for row in rows where !held.rows.contains(row.sequence) {
@@ -130,10 +132,10 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
     /// Claims all of `rows` of `target`, or none when another claim holds any of them.
     func hold(_ rows: [PendingDelivery], target: String) -> Bool {
         claimed.withLock { claimed in
-            var held = claimed[target] ?? Claims()
+            var held = claimed.removeValue(forKey: target) ?? Claims()
+            defer { claimed[target] = held.isEmpty ? nil : held }
             guard rows.allSatisfy({ !held.rows.contains($0.sequence) }) else { return false }
             for row in rows { held.rows.insert(row.sequence) }
-            claimed[target] = held
             return true
         }
     }
@@ -186,10 +188,17 @@ public final class SQLiteDeliveryLog: DeliveryLog, Service, CustomStringConverti
     }
 
     public func release(_ delivery: PendingDelivery) {
+        release(CollectionOfOne(delivery), target: delivery.target)
+    }
+
+    /// Releases the claims of `deliveries` (all of `target`) under one lock.
+    func release(_ deliveries: some Sequence<PendingDelivery>, target: String) {
         claimed.withLock { claimed in
-            guard var held = claimed[delivery.target], held.rows.remove(delivery.sequence) != nil else { return }
-            if let key = delivery.ordering?.key { held.keys.remove(key) }
-            claimed[delivery.target] = held.isEmpty ? nil : held
+            guard var held = claimed.removeValue(forKey: target) else { return }
+            for delivery in deliveries where held.rows.remove(delivery.sequence) != nil {
+                if let key = delivery.ordering?.key { held.keys.remove(key) }
+            }
+            if !held.isEmpty { claimed[target] = held }
         }
     }
 

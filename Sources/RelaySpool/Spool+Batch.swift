@@ -32,55 +32,115 @@ extension Spool {
         formBefore: Timestamp,
         excluding: Set<Int64>
     ) async throws -> BatchCandidate? {
+        try await batchCandidates(
+            target: target,
+            now: now,
+            maxRecords: maxRecords,
+            maxBytes: maxBytes,
+            formBefore: formBefore,
+            excluding: excluding,
+            limit: 1
+        ).first
+    }
+
+    /// Up to `limit` batches of `target` to send at `now`, in the order ``batchCandidate(target:now:maxRecords:maxBytes:formBefore:excluding:)``
+    /// would hand them out one call after another, from ONE read of the spool: formed batches due again, and new
+    /// gatherings of due rows in no batch, each full (or, the last one, earliest row due at or before `formBefore`).
+    /// A worker with room for several batches forms them all with one scan and one fsync'd commit.
+    ///
+    /// - Throws: ``SpoolError`` `.io` or `.closed`; `CancellationError` if the task is cancelled.
+    public func batchCandidates(
+        target: String,
+        now: Timestamp,
+        maxRecords: Int,
+        maxBytes: Int,
+        formBefore: Timestamp,
+        excluding: Set<Int64>,
+        limit: Int
+    ) async throws -> [BatchCandidate] {
         let maxRecords = max(1, maxRecords)
+        guard limit > 0 else { return [] }
         return try await read(operation: "batchCandidate") { db in
+            /// One row of the scan: its rowid, batch, the bytes it adds to a body, and when it was due.
+            struct Scanned {
+                let rowID: Int64
+                let batchID: String?
+                let recordBytes: Int
+                let nextAttemptAt: Int64
+            }
             let scan = try db.cachedStatement(sql: Self.batchScanSQL)
-            let cursor = try Row.fetchCursor(scan, arguments: [target, now.millisecondsSince1970])
+            let cursor = try ColumnCursor(scan, arguments: [target, now.millisecondsSince1970]) { columns in
+                Scanned(
+                    rowID: try columns.int64(0),
+                    batchID: columns.optionalText(1),
+                    recordBytes: max(0, try columns.int(2) - 14) + 1,
+                    nextAttemptAt: try columns.int64(3)
+                )
+            }
+            var candidates: [BatchCandidate] = []
+            var gatherings: [[Int64]] = []
             var gathered: [Int64] = []
-            var earliest: Int64?
+            var earliest: Int64 = 0
             var bodyBytes = 13
-            var full = false
-            var skippedBatches: Set<String> = []
-            while let row = try cursor.next() {
-                let rowID = try row.decode(Int64.self, atIndex: 0)
-                if excluding.contains(rowID) { continue }
-                if let batchID = try row.decode(String?.self, atIndex: 1) {
-                    if skippedBatches.contains(batchID) { continue }
+            var seenBatches: Set<String> = []
+            func found() -> Int { candidates.count + gatherings.count }
+            while found() < limit, let row = try cursor.next() {
+                if excluding.contains(row.rowID) { continue }
+                if let batchID = row.batchID {
+                    if seenBatches.contains(batchID) { continue }
+                    seenBatches.insert(batchID)
                     let rows = try Self.batchRows(batchID, db: db)
-                    if rows.isEmpty || rows.contains(where: { excluding.contains($0.sequence) }) {
-                        skippedBatches.insert(batchID)
-                        continue
-                    }
-                    return .formed(batchID: batchID, rows: rows)
+                    if rows.isEmpty || rows.contains(where: { excluding.contains($0.sequence) }) { continue }
+                    candidates.append(.formed(batchID: batchID, rows: rows))
+                    continue
                 }
-                if full { break }
-                let recordBytes = max(0, try row.decode(Int.self, atIndex: 2) - 14) + 1
-                if !gathered.isEmpty, bodyBytes + recordBytes > maxBytes {
-                    full = true
-                    break
+                if !gathered.isEmpty, bodyBytes + row.recordBytes > maxBytes {
+                    gatherings.append(gathered)
+                    gathered = []
+                    bodyBytes = 13
+                    if found() >= limit { break }
                 }
-                if gathered.isEmpty { earliest = try row.decode(Int64.self, atIndex: 3) }
-                gathered.append(rowID)
-                bodyBytes += recordBytes
-                if gathered.count >= maxRecords || bodyBytes >= maxBytes { full = true }
+                if gathered.isEmpty { earliest = row.nextAttemptAt }
+                gathered.append(row.rowID)
+                bodyBytes += row.recordBytes
+                if gathered.count >= maxRecords || bodyBytes >= maxBytes {
+                    gatherings.append(gathered)
+                    gathered = []
+                    bodyBytes = 13
+                }
             }
-            guard let earliest, full || earliest <= formBefore.millisecondsSince1970 else { return nil }
+            // A gathering short of full is a batch only once its earliest row has waited `maxWait`.
+            if !gathered.isEmpty, found() < limit, earliest <= formBefore.millisecondsSince1970 {
+                gatherings.append(gathered)
+            }
             let select = try db.cachedStatement(sql: Self.rowByIDSQL)
-            var rows: [PendingDelivery] = []
-            rows.reserveCapacity(gathered.count)
-            for rowID in gathered {
-                guard let row = try Row.fetchOne(select, arguments: [rowID]) else { continue }
-                rows.append(try PendingDelivery(row: row, rowID: rowID))
+            for rowIDs in gatherings {
+                var rows: [PendingDelivery] = []
+                rows.reserveCapacity(rowIDs.count)
+                for rowID in rowIDs {
+                    let row = try ColumnCursor(select, arguments: [rowID]) { columns in
+                        try PendingDelivery(columns: columns, rowID: rowID)
+                    }.next()
+                    if let row { rows.append(row) }
+                }
+                if !rows.isEmpty { candidates.append(.new(rows: rows)) }
             }
-            return rows.isEmpty ? nil : .new(rows: rows)
+            return candidates
         }
     }
 
     /// Puts `rowIDs` (rows in no batch) in the batch `batchID`, durably (its commit is fsync'd).
     /// - Throws: ``SpoolError`` `.diskFull`, `.io` or `.closed`.
     public func formBatch(_ batchID: String, rowIDs: [Int64]) async throws {
-        guard !rowIDs.isEmpty else { return }
-        _ = try await submit(.formBatch(batchID, rowIDs: rowIDs))
+        try await formBatches([(batchID, rowIDs)])
+    }
+
+    /// Puts the rows of each batch (rows in no batch) in it, all in one durable commit (fsync'd).
+    /// - Throws: ``SpoolError`` `.diskFull`, `.io` or `.closed`.
+    public func formBatches(_ batches: [(batchID: String, rowIDs: [Int64])]) async throws {
+        let batches = batches.filter { !$0.rowIDs.isEmpty }
+        guard !batches.isEmpty else { return }
+        _ = try await submit(.formBatches(batches))
     }
 
     /// Removes the rows of a delivered or dead-lettered batch, in the next group commit; rows that are gone are
@@ -133,18 +193,20 @@ extension Spool {
 
     private static func batchRows(_ batchID: String, db: Database) throws -> [PendingDelivery] {
         let statement = try db.cachedStatement(sql: batchRowsSQL)
-        let cursor = try Row.fetchCursor(statement, arguments: [batchID])
-        var rows: [PendingDelivery] = []
-        while let row = try cursor.next() {
-            rows.append(try PendingDelivery(row: row, rowID: try row.decode(Int64.self, atIndex: 0)))
+        let cursor = try ColumnCursor(statement, arguments: [batchID]) { columns in
+            try PendingDelivery(columns: columns, rowID: try columns.int64(0))
         }
+        var rows: [PendingDelivery] = []
+        while let row = try cursor.next() { rows.append(row) }
         return rows
     }
 
-    static func formBatch(_ batchID: String, rowIDs: [Int64], db: Database) throws {
+    static func formBatches(_ batches: [(batchID: String, rowIDs: [Int64])], db: Database) throws {
         let statement = try db.cachedStatement(sql: "UPDATE deliveries SET batch_id = ? WHERE rowid = ?")
-        for rowID in rowIDs {
-            try statement.execute(arguments: [batchID, rowID])
+        for (batchID, rowIDs) in batches {
+            for rowID in rowIDs {
+                try statement.execute(arguments: [batchID, rowID])
+            }
         }
     }
 

@@ -79,7 +79,7 @@ extension Spool {
             switch work {
             case .append, .probe: true
             // A batch's membership is made durable before its first attempt: its id is what the receiver saw.
-            case .formBatch: true
+            case .formBatches: true
             case .delete, .update, .deleteRows, .updateRows: false
             }
         }
@@ -270,8 +270,8 @@ extension Spool {
                 reschedule.rowID,
             ])
             return .done
-        case .formBatch(let batchID, let rowIDs):
-            try formBatch(batchID, rowIDs: rowIDs, db: db)
+        case .formBatches(let batches):
+            try formBatches(batches, db: db)
             return .done
         case .deleteRows(let rowIDs):
             return try deleteRows(rowIDs, db: db)
@@ -327,8 +327,8 @@ extension Spool {
         case append([RecordDeliveries], now: Timestamp, count: Int, bytes: Int64)
         case delete(Int64)
         case update(Reschedule)
-        /// Puts the rows in one batch (docs/delivery.md, "Batches").
-        case formBatch(String, rowIDs: [Int64])
+        /// Puts the rows of each batch in it (docs/delivery.md, "Batches").
+        case formBatches([(batchID: String, rowIDs: [Int64])])
         /// Deletes the rows of one batch.
         case deleteRows([Int64])
         /// Reschedules the rows of one batch.

@@ -70,4 +70,71 @@ struct SpoolBatchTests {
             await spool.close()
         }
     }
+
+    @Test func severalBatchesComeFromOneScanAndFormInOneCommit() async throws {
+        try await TemporaryDirectory.with { directory in
+            let spool = try Spool(directory: directory, logger: .quiet)
+            let rows = try await spool.enqueue((0..<11).map { .sample("d\($0)", target: "a", payloadSize: 40) })
+            // d0 and d1 were formed into a batch earlier (a retry due again); d2 is held by a batch in flight.
+            try await spool.formBatch("msg_earlier", rowIDs: rows[0..<2].map(\.sequence))
+            let candidates = try await spool.batchCandidates(
+                target: "a",
+                now: 2_000,
+                maxRecords: 3,
+                maxBytes: 1 << 20,
+                formBefore: 0,
+                excluding: [rows[2].sequence],
+                limit: 10
+            )
+            #expect(
+                candidates == [
+                    .formed(batchID: "msg_earlier", rows: Array(rows[0..<2])),
+                    .new(rows: Array(rows[3..<6])), .new(rows: Array(rows[6..<9])),
+                ],
+                "the formed batch, then the full gatherings; d9 and d10 wait (not full, not waited long enough)"
+            )
+            let limited = try await spool.batchCandidates(
+                target: "a",
+                now: 2_000,
+                maxRecords: 3,
+                maxBytes: 1 << 20,
+                formBefore: 2_000,
+                excluding: [rows[2].sequence],
+                limit: 2
+            )
+            #expect(limited == Array(candidates.prefix(2)), "at most `limit`, in the same order")
+            let waited = try await spool.batchCandidates(
+                target: "a",
+                now: 2_000,
+                maxRecords: 3,
+                maxBytes: 1 << 20,
+                formBefore: 2_000,
+                excluding: [rows[2].sequence],
+                limit: 10
+            )
+            #expect(waited.last == .new(rows: Array(rows[9..<11])), "waited long enough: the short batch goes too")
+
+            let commits = spool.commitCount
+            try await spool.formBatches([
+                ("msg_x", rows[3..<6].map(\.sequence)), ("msg_y", rows[6..<9].map(\.sequence)),
+            ])
+            #expect(spool.commitCount == commits + 1, "one commit (one fsync) forms both")
+            let after = try await spool.batchCandidates(
+                target: "a",
+                now: 2_000,
+                maxRecords: 3,
+                maxBytes: 1 << 20,
+                formBefore: 0,
+                excluding: Set(rows[0..<3].map(\.sequence)),
+                limit: 10
+            )
+            #expect(
+                after == [
+                    .formed(batchID: "msg_x", rows: Array(rows[3..<6])),
+                    .formed(batchID: "msg_y", rows: Array(rows[6..<9])),
+                ]
+            )
+            await spool.close()
+        }
+    }
 }
