@@ -122,6 +122,20 @@ extension DeliveryLogContract {
             log.release(batch)
             let again = try #require(try await claim(log, now: 99_000, maxRecords: 10))
             #expect(again == batch, "the same batch, not a bigger one")
+        case .severalBatchesAreClaimedAtOnceInTheirOrder:
+            let first = try await claimMany(log, limit: 2, maxRecords: 3)
+            #expect(first.map { $0.members.map(\.deliveryID) } == [["m1", "m2", "m3"], ["m4", "m5", "m6"]])
+            #expect(first.map(\.batchID) == [["m1", "m2", "m3"], ["m4", "m5", "m6"]].map(PendingBatch.id(members:)))
+            let rest = try await claimMany(log, limit: 5, maxRecords: 3)
+            #expect(
+                rest.map { $0.members.map(\.deliveryID) } == [["m7", "m8", "m9"], ["m10"]],
+                "none of the held ones; the short last batch once its earliest has waited (formBefore is now)"
+            )
+            #expect(try await claimMany(log, limit: 5, maxRecords: 3).isEmpty, "every delivery is claimed")
+            log.release(first[0])
+            #expect(try await claimMany(log, limit: 5, maxRecords: 10) == [first[0]], "a released batch stays one")
+            try await log.delivered(first[1])
+            #expect(log.totals.pendingCount == 7)
         default:
             Issue.record("not a batch case: \(testCase)")
         }
@@ -140,6 +154,17 @@ extension DeliveryLogContract {
             maxRecords: maxRecords,
             maxBytes: maxBytes,
             formBefore: time(formBefore ?? now)
+        )
+    }
+
+    private static func claimMany(_ log: any DeliveryLog, limit: Int, maxRecords: Int) async throws -> [PendingBatch] {
+        try await log.claimBatches(
+            target: "a",
+            now: time(99_000),
+            maxRecords: maxRecords,
+            maxBytes: 1 << 20,
+            formBefore: time(99_000),
+            limit: limit
         )
     }
 

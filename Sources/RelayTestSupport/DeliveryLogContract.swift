@@ -46,6 +46,7 @@ public enum DeliveryLogContract {
         case aDeliveredBatchRemovesEveryMember
         case aDeadLetteredBatchWritesOneLineAndRemovesEveryMember
         case aReleasedBatchStaysOneBatch
+        case severalBatchesAreClaimedAtOnceInTheirOrder
 
         public var testDescription: String { rawValue }
 
@@ -386,7 +387,8 @@ public enum DeliveryLogContract {
             #expect(reopened.map(\.attempts) == [2, 2])
         case .aBatchFormsFromDueDeliveriesWithinItsLimits, .aBatchThatIsNotFullWaitsForFormBefore,
             .aRetriedBatchIsTheSameBatchAfterReopening, .aDeliveredBatchRemovesEveryMember,
-            .aDeadLetteredBatchWritesOneLineAndRemovesEveryMember, .aReleasedBatchStaysOneBatch:
+            .aDeadLetteredBatchWritesOneLineAndRemovesEveryMember, .aReleasedBatchStaysOneBatch,
+            .severalBatchesAreClaimedAtOnceInTheirOrder:
             try await runBatchCase(testCase, on: open)
         default:
             try await runOrdering(testCase, on: open)
