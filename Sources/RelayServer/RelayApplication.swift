@@ -313,3 +313,12 @@ extension Relay {
         }
     }
 }
+
+extension Relay {
+    /// `error` as one line for an operator: a socket error as its system message and number (`Address already in
+    /// use (errno 98)`), anything else as it describes itself.
+    public static func describe(_ error: any Error) -> String {
+        guard let io = error as? IOError else { return "\(error)" }
+        return "\(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))"
+    }
+}

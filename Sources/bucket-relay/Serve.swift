@@ -225,7 +225,8 @@ struct Serve: AsyncParsableCommand {
             try await relay.run()
         } catch {
             printError(
-                "bucket-relay: stopped: \(error) (listening on \(configuration.host):\(configuration.port); "
+                "bucket-relay: stopped: \(Relay.describe(error)) (listening on "
+                    + "\(configuration.host):\(configuration.port); "
                     + "is the port in use, or the host not an address of this machine?)"
             )
             throw ExitCode(1)

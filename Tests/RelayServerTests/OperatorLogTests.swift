@@ -25,7 +25,12 @@ struct OperatorLogTests {
                 !line.contains(" info ") && !line.contains(" debug ") && !line.contains(" notice ")
             }
             #expect(problems.count == 1, "only the bind error: \(problems)")
-            #expect(problems.first?.contains("Address already in use") == true, "\(result.output)")
+            #expect(problems.first?.contains("Address already in use (errno 98)") == true, "\(result.output)")
+            let problem = problems.first ?? ""
+            #expect(
+                problem.filter { $0 == "(" }.count == problem.filter { $0 == ")" }.count,
+                "balanced parentheses: \(problem)"
+            )
             #expect(!result.output.contains("CancellationError"), "\(result.output)")
         }
     }
