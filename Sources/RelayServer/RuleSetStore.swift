@@ -76,7 +76,11 @@ public final class RuleSetStore: Sendable {
             reloadState.withLock { $0.lastError = (Timestamp.now(), diagnostics) }
             logger.error(
                 "Rules reload failed, keeping the running rules",
-                metadata: ["rules.path": "\(path)", "diagnostics": "\(diagnostics)"]
+                // One line: a log line's newlines are escaped (no forged lines), so the diagnostics are joined by "; ".
+                metadata: [
+                    "rules.path": "\(path)",
+                    "diagnostics": "\(diagnostics.diagnostics.map(\.description).joined(separator: "; "))",
+                ]
             )
             return diagnostics
         }

@@ -41,10 +41,17 @@ struct OperationsTests {
             #expect(try await TestHTTP.post(url, body: bodies[1]).status == 200)
             _ = try await receiver.waitForRequests(count: 1, path: "/second")
 
-            try Data(#"{ "rules": [ { "name": "x", "to": ["missing"] } ] }"#.utf8)
+            try Data(#"{ "rules": [ { "name": "x", "match": { "suffx": ".jpg" }, "to": ["missing"] } ] }"#.utf8)
                 .write(to: URL(fileURLWithPath: rulesPath))
             relay.signal(SIGHUP)
             try await waitFor(relay, toPrint: "Rules reload failed")
+            // Both diagnostics on the one line, readable: joined by "; ", no escaped newline between them.
+            let failed = relay.text.split(separator: "\n").first { $0.contains("Rules reload failed") } ?? ""
+            #expect(
+                failed.contains(#"did you mean "suffix"?; "#) && failed.contains(#"unknown target "missing""#),
+                "\(failed)"
+            )
+            #expect(!failed.contains(#"\u{a}"#), "\(failed)")
             #expect(try await TestHTTP.post(url, body: bodies[2]).status == 200)
             _ = try await receiver.waitForRequests(count: 2, path: "/second")
             #expect(receiver.requests(path: "/first").count == 1)
