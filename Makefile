@@ -33,7 +33,8 @@ release: deps
 
 ## run: the relay on the shipped rules/ (on $(HOST):$(PORT)), with the example receiver from examples/ on port
 ## $(RECEIVER_PORT). Override with e.g. `make run HOST=0.0.0.0 PORT=8081 RECEIVER_PORT=9001 DATA_DIR=/tmp/relay`.
-## Both run until Ctrl-C; when either one stops (or cannot start), the other is stopped and make fails.
+## Both run until Ctrl-C; when either one stops (or cannot start), the other is stopped. make fails unless the relay
+## stopped cleanly (exit 0: it was asked to stop, e.g. SIGTERM).
 run: release
 	@set -u; \
 	bin="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/bucket-relay"; \
@@ -60,10 +61,13 @@ run: release
 	wait -n $$receiver $$relay; status=$$?; \
 	if kill -0 $$relay 2>/dev/null; then \
 		echo "make run: the example receiver stopped (exit $$status); stopping the relay" >&2; \
+		exit $$(( status == 0 ? 1 : status )); \
+	elif [ $$status -eq 0 ]; then \
+		echo "make run: the relay stopped; stopping the example receiver"; \
 	else \
 		echo "make run: the relay stopped (exit $$status); stopping the example receiver" >&2; \
-	fi; \
-	exit $$(( status == 0 ? 1 : status ))
+		exit $$status; \
+	fi
 
 ## test: every test (Swift Testing), real server and receivers on loopback, the compose file's wiring, and that
 ## `make run` fails as a whole (Tests/release/check_make_run.py, with a stub for the build).

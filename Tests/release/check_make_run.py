@@ -8,6 +8,7 @@
   receiver lines), a resend answers `duplicate`, and Ctrl-C (SIGINT to make's process group) stops both;
 - the receiver's port is taken: make fails with the reason and the relay never starts;
 - the relay exits 1 (as when its port is taken): make fails and the receiver is stopped;
+- the relay is asked to stop (SIGTERM to it alone) and exits 0: make ends with 0 and the receiver is stopped;
 - the receiver dies: the relay is stopped (it gets SIGTERM) and make fails.
 
 Exit 0 when every check passes; prints one line per check. Standard library only; loopback only.
@@ -167,6 +168,19 @@ def main():
         receiver = run.receiver_pid()
         check(status is not None and status != 0, "make run fails when the relay exits 1 (status %s)" % status)
         check("the relay stopped (exit 1)" in run.text(), "and says the relay stopped")
+        check(receiver is not None and not alive(receiver), "and stops the example receiver")
+
+        # The relay is asked to stop (SIGTERM to it alone) and stops cleanly: make run ends with 0, the receiver too.
+        run = MakeRun(work, stand_in_relay(os.path.join(work, "forever"), "forever"))
+        started = run.wait_for(r"stand-in relay pid (\d+)")
+        receiver = run.receiver_pid()
+        relay = re.search(r"stand-in relay pid (\d+)", run.text())
+        if check(started and receiver is not None and relay is not None, "make run starts the (stand-in) relay"):
+            os.kill(int(relay.group(1)), signal.SIGTERM)
+        status = run.finish()
+        check(status == 0, "a relay that stops cleanly ends make run with 0 (status %s)" % status)
+        check("Error" not in run.text() and "the relay stopped; stopping the example receiver" in run.text(),
+              "and make says so without an error: %s" % run.text().strip().splitlines()[-1:])
         check(receiver is not None and not alive(receiver), "and stops the example receiver")
 
         # The receiver dies while the relay runs: the relay is stopped.
