@@ -62,6 +62,22 @@ import Testing
         }
     }
 
+    @Test func aNegativeDurationIsToldToBePositive() {
+        do {
+            _ = try DurationParser.parse("-500ms")
+            Issue.record("-500ms was accepted")
+        } catch {
+            #expect(error.code == .invalidDuration)
+            #expect(error.message == #""-500ms": durations must be positive; drop the "-""#)
+        }
+        // A "-" before something that is not a duration is the usual answer.
+        do {
+            _ = try DurationParser.parse("-5 sec")
+        } catch {
+            #expect(error.message.contains("is not a duration"))
+        }
+    }
+
     static let formattedDurations: [(Duration, String)] = [
         (.zero, "0s"),
         (.milliseconds(200), "200ms"),

@@ -248,6 +248,8 @@ struct BatchDeliveryTests {
                 #expect(again[1].body == sent.body, "replay sends the batch body again")
                 #expect(again[1].header("webhook-id") == sent.header("webhook-id"), "under the batch's id")
                 #expect(again[1].header("X-Relay-Replay") == "1")
+                #expect(again[1].header("X-Relay-Batch-Records") == sent.header("X-Relay-Batch-Records"))
+                #expect(sent.header("X-Relay-Batch-Records") != nil)
                 #expect(try relay.deadLetters().isEmpty, "the replayed line is removed")
             }
         }

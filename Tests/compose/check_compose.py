@@ -172,6 +172,13 @@ def check_receiver_lines():
             t.start()
         for t in threads:
             t.join()
+        # A batch (a target with "batch"): one line per record, numbered; a CloudEvent by its type and subject.
+        record = json.loads((ROOT / "examples/events/minio-put-image.json").read_text())["Records"][0]
+        cloudevent = {"specversion": "1.0", "type": "com.amazonaws.s3.ObjectCreated:Put", "subject": "photos/x.jpg"}
+        batch = json.dumps({"Records": [record, record, cloudevent]}).encode()
+        urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/batch" % port, data=batch,
+                                                      headers={"webhook-id": "msg_b", "X-Relay-Attempt": "1"}),
+                               timeout=10).close()
     finally:
         receiver.terminate()
         out, _ = receiver.communicate(timeout=10)
@@ -180,6 +187,12 @@ def check_receiver_lines():
     check(answered == [204] * count, "the example receiver answers %d concurrent requests 204: %s"
           % (count, sorted(set(map(str, answered)))))
     lines = out.decode().splitlines()
+    batch_lines = [line for line in lines if line.startswith("POST /batch ")]
+    lines = [line for line in lines if not line.startswith("POST /batch ")]
+    check(batch_lines == ["POST /batch id=msg_b attempt=1 [1/3] s3:ObjectCreated:Put photos/uploads/2026/cat.jpg",
+                          "POST /batch id=msg_b attempt=1 [2/3] s3:ObjectCreated:Put photos/uploads/2026/cat.jpg",
+                          "POST /batch id=msg_b attempt=1 [3/3] com.amazonaws.s3.ObjectCreated:Put photos/x.jpg"],
+          "the example receiver prints a batch one line per record: %s" % batch_lines)
     whole = [line for line in lines if re.match(r"^POST /p(\d+) id=msg_\1 attempt=1 ", line)]
     check(len(lines) == count and len(whole) == count,
           "the example receiver prints one whole line per request for %d concurrent requests (%d lines, %d whole)"

@@ -16,6 +16,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote_plus
 
 
+def describe(record, event) -> str:
+    """One record: its event name and bucket/key; a CloudEvent (format cloudevents) by its type and subject."""
+    if not isinstance(record, dict):
+        return json.dumps(record)
+    if "specversion" in record:
+        return "%s %s" % (record.get("type"), record.get("subject"))
+    s3 = record.get("s3", {})
+    key = s3.get("object", {}).get("key", "")
+    if record.get("eventSource") in ("minio:s3", "aws:s3"):
+        key = unquote_plus(key)  # MinIO and AWS escape keys; Ceph RGW sends them raw
+    where = event.get("Key") or "%s/%s" % (s3.get("bucket", {}).get("name"), key)
+    return "%s %s" % (record.get("eventName"), where)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
@@ -43,21 +57,19 @@ def main() -> int:
             body = self.rfile.read(length)
             entry = {"path": self.path, "headers": dict(self.headers.items()), "body": body.decode("utf-8", "replace")}
             if not args.quiet:
-                summary = body.decode("utf-8", "replace")
+                prefix = "%s %s id=%s attempt=%s" % (
+                    self.command, self.path, self.headers.get("webhook-id"), self.headers.get("X-Relay-Attempt"))
                 try:
                     event = json.loads(body)
-                    record = (event.get("Records") or [event.get("data") or {}])[0]
-                    s3 = record.get("s3", {})
-                    key = s3.get("object", {}).get("key", "")
-                    if record.get("eventSource") in ("minio:s3", "aws:s3"):
-                        key = unquote_plus(key)  # MinIO and AWS escape keys; Ceph RGW sends them raw
-                    where = event.get("Key") or "%s/%s" % (s3.get("bucket", {}).get("name"), key)
-                    summary = "%s %s" % (record.get("eventName"), where)
+                    records = event.get("Records") or [event.get("data") or {}]
+                    lines = [describe(record, event if len(records) == 1 else {}) for record in records]
                 except (ValueError, AttributeError, IndexError, TypeError):
-                    pass
-                say(sys.stdout, "%s %s id=%s attempt=%s %s" % (
-                    self.command, self.path, self.headers.get("webhook-id"), self.headers.get("X-Relay-Attempt"),
-                    summary))
+                    lines = [body.decode("utf-8", "replace")]
+                if len(lines) == 1:
+                    say(sys.stdout, "%s %s" % (prefix, lines[0]))
+                else:  # a batch (a target with "batch"): one line per record
+                    for number, line in enumerate(lines, 1):
+                        say(sys.stdout, "%s [%d/%d] %s" % (prefix, number, len(lines), line))
             if args.log:
                 with lock, open(args.log, "a", encoding="utf-8") as f:
                     f.write(json.dumps(entry) + "\n")

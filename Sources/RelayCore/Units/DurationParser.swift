@@ -11,6 +11,13 @@ public enum DurationParser {
         let bytes = Array(text.utf8)
         if bytes == [UInt8(ascii: "0")] { return .zero }
         guard !bytes.isEmpty else { throw invalid(text) }
+        if bytes[0] == UInt8(ascii: "-"), (try? parse(String(decoding: bytes.dropFirst(), as: UTF8.self))) != nil {
+            throw UnitParseError(
+                code: .invalidDuration,
+                input: text,
+                message: "\(text.quotedForMessage): durations must be positive; drop the \"-\""
+            )
+        }
         var index = 0
         var total: Int64 = 0
         while index < bytes.count {

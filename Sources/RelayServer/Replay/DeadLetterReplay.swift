@@ -219,6 +219,10 @@ public struct DeadLetterReplay: Sendable {
             now: Timestamp.now()
         )
         headers.append((name: "X-Relay-Replay", value: "1"))
+        // A batch's line is its body as sent: the same header as its attempts had.
+        if let members = letter.members {
+            headers.append((name: "X-Relay-Batch-Records", value: String(members.count)))
+        }
         // A replay continues the event's trace: the same trace id, a span id of its own.
         var random = SystemRandomNumberGenerator()
         if let stored = letter.traceparent.flatMap({ TraceParent(header: $0) }) {
