@@ -163,6 +163,15 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(factory)
         let logger = Logger(label: "bucket-relay")
 
+        // Rules that do not load stop the start before anything is created (the relay loads them again, as it runs).
+        if case .failure(let diagnostics) = RuleSetStore.load(
+            path: configuration.rulesPath,
+            environment: configuration.environment
+        ) {
+            for diagnostic in diagnostics.diagnostics { printError(diagnostic.description) }
+            printError("bucket-relay: \(diagnostics.errors.count) error(s) in \(configuration.rulesPath); not starting")
+            throw ExitCode(1)
+        }
         // The data directory is created 0700 and checked before anything opens a file in it (docs/security.md).
         if configuration.jetStream == nil {
             do {

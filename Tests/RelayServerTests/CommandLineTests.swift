@@ -106,6 +106,11 @@ struct CommandLineTests {
         for fragment in expected {
             #expect(serve.output.contains(fragment), "\(name): serve output lacks \"\(fragment)\":\n\(serve.output)")
         }
+        #expect(serve.output.contains("not starting"), "\(name): \(serve.output)")
+        #expect(
+            !FileManager.default.fileExists(atPath: root + "/data"),
+            "\(name): nothing is created by a refused start"
+        )
     }
 
     @Test func validateAcceptsTheShippedRules() async throws {
