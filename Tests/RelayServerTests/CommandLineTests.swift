@@ -214,10 +214,13 @@ struct CommandLineTests {
             arguments + ["--rules", Fixtures.packageRoot + "/rules", "--data-dir", root + "/data"],
             environment: environment
         )
-        #expect(result.status != 0, "\(result.output)")
+        #expect(result.status == 64, "a usage error: \(result.output)")
         #expect(result.output.contains(message), "\(result.output)")
         #expect(!result.output.contains("Missing value"), "\(result.output)")
         #expect(!result.output.contains("Relay listening"), "\(result.output)")
+        // The help of the command that was run, not the top-level usage.
+        #expect(result.output.contains("See 'bucket-relay \(arguments[0]) --help'."), "\(result.output)")
+        #expect(!result.output.contains("<subcommand>"), "\(result.output)")
     }
 
     /// `--auth-token "$TOKEN"` with TOKEN unset: refused, rather than a relay that an empty Basic password opens.
