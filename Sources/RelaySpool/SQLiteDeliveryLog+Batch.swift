@@ -13,33 +13,14 @@ extension SQLiteDeliveryLog {
         maxBytes: Int,
         formBefore: Timestamp
     ) async throws -> PendingBatch? {
-        let excluding = heldRows(target: target)
-        guard
-            let candidate = try await spool.batchCandidate(
-                target: target,
-                now: now,
-                maxRecords: maxRecords,
-                maxBytes: maxBytes,
-                formBefore: formBefore,
-                excluding: excluding
-            )
-        else { return nil }
-        switch candidate {
-        case .formed(let batchID, let rows):
-            guard hold(rows, target: target) else { return nil }
-            return PendingBatch(batchID: batchID, target: target, members: rows)
-        case .new(let rows):
-            guard hold(rows, target: target) else { return nil }
-            let batchID = PendingBatch.id(members: rows.map(\.deliveryID))
-            let batch = PendingBatch(batchID: batchID, target: target, members: rows)
-            do {
-                try await spool.formBatch(batchID, rowIDs: rows.map(\.sequence))
-            } catch {
-                release(batch)
-                throw error
-            }
-            return batch
-        }
+        try await claimBatches(
+            target: target,
+            now: now,
+            maxRecords: maxRecords,
+            maxBytes: maxBytes,
+            formBefore: formBefore,
+            limit: 1
+        ).first
     }
 
     /// One scan of the spool for all of them, and one fsync'd commit that forms the new ones.

@@ -168,8 +168,7 @@ struct Serve: AsyncParsableCommand {
             path: configuration.rulesPath,
             environment: configuration.environment
         ) {
-            for diagnostic in diagnostics.diagnostics { printError(diagnostic.description) }
-            printError("bucket-relay: \(diagnostics.errors.count) error(s) in \(configuration.rulesPath); not starting")
+            refuse(diagnostics, in: configuration.rulesPath)
             throw ExitCode(1)
         }
         // The data directory is created 0700 and checked before anything opens a file in it (docs/security.md).
@@ -193,13 +192,7 @@ struct Serve: AsyncParsableCommand {
             )
         } catch let error as RelayStartError {
             if let diagnostics = error.diagnostics {
-                for diagnostic in diagnostics.diagnostics {
-                    printError(diagnostic.description)
-                }
-                printError(
-                    "bucket-relay: \(diagnostics.errors.count) error(s) in \(configuration.rulesPath); "
-                        + "not starting"
-                )
+                refuse(diagnostics, in: configuration.rulesPath)
             } else {
                 printError("bucket-relay: \(error.message)")
             }
@@ -240,6 +233,12 @@ struct Serve: AsyncParsableCommand {
             )
             throw ExitCode(1)
         }
+    }
+
+    /// Prints every diagnostic of rules that do not load, and that `serve` is not starting.
+    private func refuse(_ diagnostics: RuleSetDiagnostics, in path: String) {
+        for diagnostic in diagnostics.diagnostics { printError(diagnostic.description) }
+        printError("bucket-relay: \(diagnostics.errors.count) error(s) in \(path); not starting")
     }
 
     /// The token from `--auth-token`, `--auth-token-file` or their twins (a flag beats its twin; the two kinds are
