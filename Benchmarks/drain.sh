@@ -32,44 +32,13 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+. Benchmarks/common.sh
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$0 ~ "^" m {s += $2} END {printf "%d", s}'; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$NGINX_PORT; location / { return 204; } }
-}
-NGINX
-nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
-wait_port "$NGINX_PORT"
+start_nginx off
 NGINX_ALL="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
-
-# Every request is a distinct event (its own sequencer and key), as in Benchmarks/throughput.sh.
-cat > "$WORK/post.lua" <<'LUA'
-local threads = 0
-local run = os.time() % 65536
-function setup(thread) threads = threads + 1; thread:set("tid", threads); thread:set("run", run) end
-local f = io.open("Tests/Fixtures/minio/put-image.json", "rb"); local template = f:read("*a"); f:close()
-local counter = 0
-function request()
-  counter = counter + 1
-  local seq = string.format("%04X%02X%010X", run or 0, tid or 0, counter)
-  local body = template:gsub("188A0D8A74975E28", seq):gsub("cat%.jpg", "cat-" .. seq .. ".jpg")
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
-end
-LUA
+write_post_lua
 
 drain() { # label binary target-json
   local label=$1 bin=$2 target=$3

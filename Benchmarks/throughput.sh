@@ -34,45 +34,9 @@ else
   BIN=$(swift build -c release --show-bin-path)/bucket-relay
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log $WORK/nginx/access.log;
-  client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$NGINX_PORT; location / { return 204; } }
-}
-NGINX
-nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & PIDS+=($!)
-wait_port "$NGINX_PORT"
-
-# Every request is a distinct event (its own sequencer and key): the relay does not fan out a resent event twice.
-cat > "$WORK/post.lua" <<'LUA'
-local threads = 0
-local run = os.time() % 65536 -- each wrk invocation (warm-up, measured run) sends events of its own
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-  thread:set("run", run)
-end
-local f = io.open("Tests/Fixtures/minio/put-image.json", "rb"); local template = f:read("*a"); f:close()
-local counter = 0
-function request()
-  counter = counter + 1
-  local seq = string.format("%04X%02X%010X", run or 0, tid or 0, counter)
-  local body = template:gsub("188A0D8A74975E28", seq):gsub("cat%.jpg", "cat-" .. seq .. ".jpg")
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
-end
-LUA
+. Benchmarks/common.sh
+start_nginx "$WORK/nginx/access.log"
+write_post_lua
 
 run_wrk() { # url -> prints requests/s, keeps the full report
   wrk -t2 -c"$CONNECTIONS" -d2s -s "$WORK/post.lua" "$1" >/dev/null 2>&1 || true   # warm-up
