@@ -130,11 +130,13 @@ public enum DeliveryLogContract {
             let first = try await log.claimAndNextDue(target: "a", now: t(2_000), limit: 5)
             #expect(Set(first.claimed.map(\.deliveryID)) == Set(["d1", "d2", "d3"]).subtracting([later.deliveryID]))
             #expect(first.nextDue == t(9_000))
-            // Everything due is claimed: nothing now, the same due time.
+            // Everything due is claimed: nothing now, and look again by the same due time. Never later; a log may
+            // say sooner (JetStream: the late answer of a fetch that arrives meanwhile is due at once, by wall clock).
             let second = try await log.claimAndNextDue(target: "a", now: t(2_000), limit: 5)
             #expect(second.claimed.isEmpty)
-            #expect(second.nextDue == t(9_000))
-            #expect(try await log.nextDue(target: "a") == t(9_000))
+            #expect(second.nextDue.map { $0 <= t(9_000) } == true, "\(String(describing: second.nextDue))")
+            let afterwards = try await log.nextDue(target: "a")
+            #expect(afterwards.map { $0 <= t(9_000) } == true, "\(String(describing: afterwards))")
             // Once it is due, it is claimed, and nothing is left to wait for.
             let third = try await log.claimAndNextDue(target: "a", now: t(9_000), limit: 5)
             #expect(third.claimed.map(\.deliveryID) == [later.deliveryID])
